@@ -1,0 +1,1 @@
+"""benchmark stage of GeoGen (see README.md)."""

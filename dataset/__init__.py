@@ -1,0 +1,1 @@
+"""dataset stage of GeoGen (see README.md)."""

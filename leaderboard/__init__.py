@@ -1,0 +1,1 @@
+"""leaderboard stage of GeoGen (see README.md)."""

@@ -1,0 +1,1 @@
+"""reconstruction stage of GeoGen (see README.md)."""
