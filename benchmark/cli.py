@@ -1,0 +1,79 @@
+"""`geogen-bench`: score meshes, run the inversion benchmark, build the leaderboard."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from geogen.common.errors import UserError, run_cli
+
+from .protocol import PROTOCOL_VERSION, Protocol
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help=f"GeoGen geometry benchmark (protocol {PROTOCOL_VERSION}).")
+
+GT_HELP = "ground truth: exact (meshes/gt) or pseudo (meshes/pseudo_gt)"
+
+
+def _protocol(gt: str, points: int, emd_points: int, margin: float, seed: int) -> Protocol:
+    return Protocol(gt=gt, n_points=points, emd_points=emd_points, crop_margin=margin, seed=seed)
+
+
+def _summary_line(result: dict, out: Path) -> None:
+    s = result["summary"]
+    parts = [f"{k}={s[k]['mean']:.4g}" for k in ("chamfer_l1", "msd", "emd", "fscore@0.01") if s[k]["mean"] is not None]
+    print(f"{result['n_ok']}/{result['n_samples']} samples scored ({', '.join(parts)}) → {out}")
+    failed = [r for r in result["samples"] if r["status"] != "ok"]
+    for r in failed[:5]:
+        print(f"  failed {r['id']}: {r['reason']}", file=sys.stderr)
+
+
+@app.command()
+def score(meshes: Path = typer.Option(..., help="folder of predicted meshes named <id>.ply or <id>.obj"),
+          data: Path = typer.Option(..., help="dataset folder (manifest.json with a test split)"),
+          method: str = typer.Option(..., help="method name shown on the leaderboard"),
+          out: Path = typer.Option(Path("results.json"), help="results JSON (CSV/pictures written beside it)"),
+          gt: str = typer.Option("exact", help=GT_HELP),
+          limit: Optional[int] = typer.Option(None, help="score only the first N test identities"),
+          points: int = typer.Option(100_000, help="points sampled per surface"),
+          emd_points: int = typer.Option(2_048, help="subsample size of the exact EMD"),
+          margin: float = typer.Option(0.05, help="crop margin around the GT box (normalised units)"),
+          seed: int = typer.Option(0, help="sampling seed"),
+          pictures: bool = typer.Option(True, help="write a picture per sample"),
+          progress: bool = typer.Option(True, help="show a progress bar")) -> None:
+    """Score meshes from any method against the dataset's test ground truth."""
+    from .score import score_meshes
+
+    result = score_meshes(meshes, data, method, out, _protocol(gt, points, emd_points, margin, seed),
+                          limit=limit, pictures=pictures, progress=progress)
+    _summary_line(result, out)
+
+
+@app.command()
+def leaderboard(results: Path = typer.Option(..., help="folder searched recursively for result JSON files"),
+                csv: Optional[Path] = typer.Option(None, help="write the leaderboard CSV here"),
+                md: Optional[Path] = typer.Option(None, help="write a Markdown leaderboard here"),
+                png: Optional[Path] = typer.Option(None, help="write a bar-chart PNG here"),
+                all_protocols: bool = typer.Option(False, help="also list older protocol versions (own groups)")) -> None:
+    """Build the leaderboard from result files (ranked within each dataset + protocol)."""
+    from leaderboard.build import load_board
+    from leaderboard.write import write_outputs
+
+    if not results.is_dir():
+        raise UserError(f"results folder {results} not found")
+    if not (csv or md or png):
+        raise UserError("nothing to write: pass --csv, --md and/or --png")
+    board = load_board(results, all_protocols=all_protocols)
+    for path, reason in board.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    if not board.entries:
+        raise UserError(f"no usable result file in {results} (see the skipped reasons above)")
+    write_outputs(board, csv, md, png)
+    print(f"{len(board.entries)} rows in {len(board.groups())} group(s); {len(board.skipped)} file(s) skipped")
+
+
+def main() -> None:
+    run_cli(app)
