@@ -1,0 +1,210 @@
+"""Typed configuration of the GeoGen model (networks + renderer) and of its training schedule.
+
+``model_config(preset, variant)`` and ``loss_config(preset, variant)`` return complete configs.
+Variants differ only in what the paper changes:
+
+* ``geogen``          SDF field, Laplace density (Eq. 2), positional encoding (Eq. 1), depth loss (Eqs. 5-6)
+* ``geogen-nodepth``  the same with λ = 0 throughout (the paper's "w/o SDF depth loss" ablation)
+* ``eg3d``            EG3D's density field softplus(σ-1), mean-aggregated planes, no positional encoding
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+
+from geogen.common.errors import UserError
+
+VARIANTS = ("geogen", "geogen-nodepth", "eg3d")
+PRESETS = ("tiny", "small", "paper")
+
+
+def _from_dict(cls, data: dict):
+    """Build dataclass ``cls`` from a dict, refusing unknown keys (a typo must not pass silently)."""
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise UserError(f"unknown {cls.__name__} field(s) {unknown}; known fields: {sorted(names)}")
+    kwargs = {}
+    for f in fields(cls):
+        if f.name in data:
+            value = data[f.name]
+            kwargs[f.name] = tuple(value) if isinstance(value, list) else value
+    return cls(**kwargs)
+
+
+@dataclass
+class ModelConfig:
+    """Architecture and rendering settings shared by the generator, discriminator and renderer."""
+
+    variant: str = "geogen"            # "geogen" | "geogen-nodepth" | "eg3d"
+    # --- latent / conditioning
+    z_dim: int = 64                    # latent code size
+    w_dim: int = 64                    # intermediate latent size
+    c_dim: int = 25                    # camera label size (EG3D's 25 floats)
+    mapping_layers: int = 2            # FC layers of the mapping network (EG3D: 2)
+    mapping_lr_mul: float = 0.01       # learning-rate multiplier of the mapping network (EG3D: 0.01)
+    # --- tri-plane backbone (StyleGAN2 synthesis)
+    plane_resolution: int = 32         # tri-plane resolution (EG3D: 256)
+    plane_channels: int = 16           # feature channels per plane (EG3D: 32)
+    channel_base: int = 1024           # backbone channels at resolution r = min(channel_base // r, channel_max)
+    channel_max: int = 64
+    plane_aggregation: str = "concat"  # "concat" (the paper's augmented tri-plane) or "mean" (EG3D)
+    # --- decoder / field
+    decoder_hidden: int = 64           # hidden width of the decoder MLP (EG3D: 64)
+    decoder_features: int = 16         # colour feature channels rendered (first 3 are RGB; EG3D: 32)
+    pe_levels: int = 4                 # L of Eq. 1 (0 disables the positional encoding)
+    beta_init: float = 0.05            # initial |β_param| of the Laplace density (scene units)
+    beta_min: float = 1e-3             # β = β_min + |β_param|
+    sphere_init_radius: float = 0.3    # SDF prior: sdf = MLP output + (|p| - r); the field starts as a sphere
+    # --- rendering
+    neural_resolution: int = 32        # raw volume-rendered image size
+    image_resolution: int = 64         # final image size after super-resolution
+    samples_coarse: int = 12           # stratified samples per ray
+    samples_fine: int = 12             # importance samples per ray (from the coarse weights)
+    ray_start: float = 2.1             # ray interval (camera radius 2.7, scene inside [-0.5, 0.5]^3)
+    ray_end: float = 3.3
+    box_warp: float = 1.0              # side of the cube the tri-planes span (centred at the origin)
+    background: tuple = (1.0, 1.0, 1.0)  # constant RGB in [0, 1] the rays are composited over
+    depth_loss_min_weight: float = 0.5   # rays with weights_sum below this are excluded from the depth loss
+    # --- super-resolution
+    sr_channels: int = 32              # channels of the super-resolution blocks
+    # --- discriminator
+    d_channel_base: int = 1024         # D channels at resolution r = min(d_channel_base // r, d_channel_max)
+    d_channel_max: int = 64
+    d_cmap_dim: int = 64               # camera-projection dimension of the conditional D
+    d_mbstd_group: int = 4             # minibatch-std group size
+
+    def __post_init__(self):
+        if self.variant not in VARIANTS:
+            raise UserError(f"unknown model variant {self.variant!r}; choose from {', '.join(VARIANTS)}")
+        if self.plane_aggregation not in ("concat", "mean"):
+            raise UserError(f"plane_aggregation must be 'concat' or 'mean', got {self.plane_aggregation!r}")
+        if self.image_resolution < self.neural_resolution:
+            raise UserError("image_resolution must be >= neural_resolution")
+        if self.decoder_features < 3:
+            raise UserError("decoder_features must be >= 3 (the first 3 are RGB)")
+        if not self.ray_start < self.ray_end:
+            raise UserError("ray_start must be smaller than ray_end")
+        self.background = tuple(float(v) for v in self.background)
+
+    @property
+    def field(self) -> str:
+        """'sdf' for the GeoGen variants, 'density' for EG3D."""
+        return "density" if self.variant == "eg3d" else "sdf"
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["background"] = list(self.background)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        return _from_dict(cls, data)
+
+
+@dataclass
+class LossConfig:
+    """Training losses and schedules of the method (consumed by the training loop).
+
+    ``*_at(kimg)`` helpers give the scheduled value after ``kimg`` thousand real images shown.
+    """
+
+    batch_size: int = 8
+    g_lr: float = 0.0025               # Adam lr of G (EG3D: 0.0025)
+    d_lr: float = 0.002                # Adam lr of D (EG3D: 0.002)
+    adam_betas: tuple = (0.0, 0.99)
+    r1_gamma: float = 1.0              # R1 weight; loss = γ/2 · E|∇D(x)|² (EG3D FFHQ: 1)
+    r1_interval: int = 16              # lazy R1 every this many D steps (the loss is scaled by the interval)
+    blur_sigma: float = 2.0            # initial blur σ in pixels of real and fake D inputs (EG3D: 10 at 512²)
+    blur_fade_kimg: float = 20.0       # σ fades linearly to 0 over this many kimg (EG3D: 200·batch/32)
+    gpc_prob: float = 0.5              # final probability of swapping the mapping's camera for a random one
+    gpc_fade_kimg: float = 100.0       # swap probability fades from 1 to gpc_prob over this many kimg
+    ema_kimg: float = 2.5              # G EMA half-life in kimg (EG3D: batch·10/32)
+    ema_rampup: float = 0.05           # EMA ramp-up (StyleGAN2), None/0 for none
+    beta_fixed_kimg: float = 50.0      # N: β is frozen until N kimg, learnable after
+    depth_loss_weight: float = 0.1     # λ of Eq. 7 after N kimg (0 before); 0 throughout for geogen-nodepth/eg3d
+    depth_loss_start_kimg: float = 50.0
+    eikonal_weight: float = 0.0        # optional eikonal regulariser on sampled points (SDF variants)
+    density_reg_weight: float = 0.0    # optional EG3D density smoothness regulariser (unused by default)
+
+    def __post_init__(self):
+        self.adam_betas = tuple(float(v) for v in self.adam_betas)
+
+    def depth_weight_at(self, kimg: float) -> float:
+        """λ of Eq. 7: 0 before ``depth_loss_start_kimg``, ``depth_loss_weight`` after."""
+        return self.depth_loss_weight if kimg >= self.depth_loss_start_kimg else 0.0
+
+    def beta_trainable_at(self, kimg: float) -> bool:
+        return kimg >= self.beta_fixed_kimg
+
+    def blur_sigma_at(self, kimg: float) -> float:
+        if self.blur_fade_kimg <= 0:
+            return 0.0
+        return self.blur_sigma * max(0.0, 1.0 - kimg / self.blur_fade_kimg)
+
+    def swap_prob_at(self, kimg: float) -> float:
+        """Probability that G's mapping is conditioned on a random pose instead of the rendered one."""
+        if self.gpc_fade_kimg <= 0:
+            return self.gpc_prob
+        t = min(kimg / self.gpc_fade_kimg, 1.0)
+        return 1.0 + (self.gpc_prob - 1.0) * t
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["adam_betas"] = list(self.adam_betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LossConfig":
+        return _from_dict(cls, data)
+
+
+def _check(preset: str, variant: str) -> None:
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    if variant not in VARIANTS:
+        raise UserError(f"unknown model variant {variant!r}; choose from {', '.join(VARIANTS)}")
+
+
+def _variant_overrides(variant: str) -> dict:
+    if variant == "eg3d":
+        return dict(pe_levels=0, plane_aggregation="mean")
+    return {}
+
+
+def model_config(preset: str = "tiny", variant: str = "geogen") -> ModelConfig:
+    """Complete model config for a preset ("tiny" | "small" | "paper") and a variant."""
+    _check(preset, variant)
+    if preset == "tiny":  # learns on 2 CPU cores: 32² volume rendering → 64² images
+        base = dict()
+    elif preset == "small":  # 64² volume rendering → 128² images
+        base = dict(z_dim=256, w_dim=256, plane_resolution=64, plane_channels=24, channel_base=8192,
+                    channel_max=128, decoder_features=24, pe_levels=6, neural_resolution=64,
+                    image_resolution=128, samples_coarse=24, samples_fine=24, sr_channels=64,
+                    d_channel_base=8192, d_channel_max=128, d_cmap_dim=128, beta_init=0.03)
+    else:  # paper: EG3D's FFHQ 512² set-up, 64→128 neural rendering, 48+48 samples
+        base = dict(z_dim=512, w_dim=512, plane_resolution=256, plane_channels=32, channel_base=32768,
+                    channel_max=512, decoder_features=32, pe_levels=6, neural_resolution=128,
+                    image_resolution=512, samples_coarse=48, samples_fine=48, ray_start=2.25,
+                    ray_end=3.3, sr_channels=128, d_channel_base=32768, d_channel_max=512,
+                    d_cmap_dim=512, beta_init=0.02)
+    base.update(_variant_overrides(variant))
+    return ModelConfig(variant=variant, **base)
+
+
+def loss_config(preset: str = "tiny", variant: str = "geogen") -> LossConfig:
+    """Training schedule for a preset and variant (λ = 0 throughout except for ``geogen``)."""
+    _check(preset, variant)
+    if preset == "tiny":
+        base = dict(batch_size=8, beta_fixed_kimg=50.0, depth_loss_start_kimg=50.0, blur_sigma=2.0,
+                    blur_fade_kimg=20.0, gpc_fade_kimg=100.0, ema_kimg=2.5)
+    elif preset == "small":
+        base = dict(batch_size=16, beta_fixed_kimg=200.0, depth_loss_start_kimg=200.0, blur_sigma=4.0,
+                    blur_fade_kimg=100.0, gpc_fade_kimg=500.0, ema_kimg=5.0)
+    else:
+        base = dict(batch_size=32, beta_fixed_kimg=1000.0, depth_loss_start_kimg=1000.0, blur_sigma=10.0,
+                    blur_fade_kimg=200.0, gpc_fade_kimg=1000.0, ema_kimg=10.0)
+    if variant != "geogen":
+        base["depth_loss_weight"] = 0.0
+    return LossConfig(**base)

@@ -1,0 +1,212 @@
+"""StyleGAN2 building blocks in plain PyTorch: equalised-lr layers, mapping, modulated convolutions.
+
+Written for CPU friendliness: modulation/demodulation scale the activations around one shared
+convolution (mathematically the same as StyleGAN2's per-sample weights, but a single dense conv),
+and up/down-sampling is bilinear / average pooling instead of StyleGAN2's FIR filters.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class FullyConnected(nn.Module):
+    """Linear layer with equalised learning rate (weights scaled at run time) and a learning-rate multiplier."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, activation: str = "linear",
+                 lr_mul: float = 1.0, bias_init: float = 0.0, weight_init: float = 1.0):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) * (weight_init / lr_mul))
+        self.bias = nn.Parameter(torch.full((out_features,), float(bias_init) / lr_mul)) if bias else None
+        self.weight_gain = lr_mul / math.sqrt(in_features)
+        self.bias_gain = lr_mul
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = self.bias * self.bias_gain if self.bias is not None else None
+        x = F.linear(x, self.weight * self.weight_gain, b)
+        if self.activation == "lrelu":
+            x = F.leaky_relu(x, 0.2) * math.sqrt(2.0)
+        elif self.activation == "softplus":
+            x = F.softplus(x)
+        return x
+
+
+def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
+    return x * (x.square().mean(dim=dim, keepdim=True) + eps).rsqrt()
+
+
+class MappingNetwork(nn.Module):
+    """z (+ camera label c) → w broadcast to ``num_ws``; tracks w_avg for truncation (EG3D-style)."""
+
+    def __init__(self, z_dim: int, c_dim: int, w_dim: int, num_ws: int, num_layers: int = 2,
+                 lr_mul: float = 0.01, w_avg_beta: float = 0.998):
+        super().__init__()
+        self.z_dim, self.c_dim, self.w_dim, self.num_ws = z_dim, c_dim, w_dim, num_ws
+        self.w_avg_beta = w_avg_beta
+        self.embed_c = FullyConnected(c_dim, w_dim) if c_dim > 0 else None
+        in_dim = z_dim + (w_dim if c_dim > 0 else 0)
+        dims = [in_dim] + [w_dim] * num_layers
+        self.layers = nn.ModuleList(
+            FullyConnected(dims[i], dims[i + 1], activation="lrelu", lr_mul=lr_mul) for i in range(num_layers))
+        self.register_buffer("w_avg", torch.zeros(w_dim))
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None, truncation_psi: float = 1.0,
+                update_emas: bool = False) -> torch.Tensor:
+        x = normalize_2nd_moment(z.float())
+        if self.embed_c is not None:
+            y = normalize_2nd_moment(self.embed_c(c.float()))
+            x = torch.cat([x, y], dim=1)
+        for layer in self.layers:
+            x = layer(x)
+        if update_emas:
+            with torch.no_grad():
+                self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+        ws = x.unsqueeze(1).repeat(1, self.num_ws, 1)
+        if truncation_psi != 1.0:
+            ws = self.w_avg.lerp(ws, truncation_psi)
+        return ws
+
+
+class ModulatedConv2d(nn.Module):
+    """StyleGAN2 modulated (and optionally demodulated) convolution, style from w."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, kernel_size: int = 3,
+                 demodulate: bool = True):
+        super().__init__()
+        self.affine = FullyConnected(w_dim, in_channels, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.padding = kernel_size // 2
+        self.demodulate = demodulate
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        styles = self.affine(w)                                   # (B, I)
+        weight = self.weight * self.weight_gain                   # (O, I, k, k)
+        x = x * styles[:, :, None, None]
+        x = F.conv2d(x, weight, padding=self.padding)
+        if self.demodulate:  # 1/sqrt(sum_{i,k} (w_oik * s_i)^2) per sample and output channel
+            dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # (B, O)
+            x = x * dcoefs[:, :, None, None]
+        return x
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated 3x3 conv + noise + bias + leaky ReLU, optionally upsampling 2x first."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool = False):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_channels, out_channels, w_dim)
+        self.up = up
+        self.resolution = resolution
+        self.register_buffer("noise_const", torch.randn(resolution, resolution))
+        self.noise_strength = nn.Parameter(torch.zeros([]))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
+        if self.up:
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        x = self.conv(x, w)
+        if noise_mode == "random":
+            x = x + torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device) * self.noise_strength
+        elif noise_mode == "const":
+            x = x + self.noise_const * self.noise_strength
+        elif noise_mode != "none":
+            raise ValueError(f"noise_mode must be 'random', 'const' or 'none', got {noise_mode!r}")
+        return F.leaky_relu(x + self.bias[None, :, None, None], 0.2) * math.sqrt(2.0)
+
+
+class ToRGB(nn.Module):
+    """1x1 modulated conv without demodulation (StyleGAN2's toRGB), any number of output channels."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_channels, out_channels, w_dim, kernel_size=1, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return self.conv(x, w) + self.bias[None, :, None, None]
+
+
+class SynthesisBlock(nn.Module):
+    """Two synthesis layers (the first upsamples unless this is the 4x4 block) and a skip toRGB."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int,
+                 first: bool = False):
+        super().__init__()
+        self.first = first
+        if first:
+            self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
+            self.convs = nn.ModuleList([SynthesisLayer(out_channels, out_channels, w_dim, resolution)])
+        else:
+            self.convs = nn.ModuleList([SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=True),
+                                        SynthesisLayer(out_channels, out_channels, w_dim, resolution)])
+        self.torgb = ToRGB(out_channels, img_channels, w_dim)
+
+    @property
+    def num_conv(self) -> int:
+        return len(self.convs)
+
+    def forward(self, x, img, ws, noise_mode="random"):
+        """``ws`` holds num_conv + 1 vectors: one per conv, then the toRGB one."""
+        if self.first:
+            x = self.const.unsqueeze(0).repeat(ws.shape[0], 1, 1, 1)
+        for i, conv in enumerate(self.convs):
+            x = conv(x, ws[:, i], noise_mode=noise_mode)
+        y = self.torgb(x, ws[:, self.num_conv])
+        if img is not None:
+            img = F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False)
+            y = y + img
+        return x, y
+
+
+class SynthesisNetwork(nn.Module):
+    """StyleGAN2 skip-architecture synthesis from 4x4 up to ``resolution`` with ``img_channels`` outputs."""
+
+    def __init__(self, w_dim: int, resolution: int, img_channels: int, channel_base: int, channel_max: int):
+        super().__init__()
+        if resolution < 4 or resolution & (resolution - 1):
+            raise ValueError(f"synthesis resolution must be a power of two >= 4, got {resolution}")
+        self.resolutions = [2 ** i for i in range(2, int(np.log2(resolution)) + 1)]
+        ch = {r: min(channel_base // r, channel_max) for r in self.resolutions}
+        self.blocks = nn.ModuleList()
+        for i, r in enumerate(self.resolutions):
+            in_ch = ch[self.resolutions[i - 1]] if i else 0
+            self.blocks.append(SynthesisBlock(in_ch, ch[r], w_dim, r, img_channels, first=(i == 0)))
+        # the toRGB of block i shares its w with the first conv of block i+1 (StyleGAN2's ws layout)
+        self.num_ws = sum(b.num_conv for b in self.blocks) + 1
+
+    def forward(self, ws: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
+        x = img = None
+        idx = 0
+        for block in self.blocks:
+            x, img = block(x, img, ws[:, idx: idx + block.num_conv + 1], noise_mode=noise_mode)
+            idx += block.num_conv
+        return img
+
+
+class Conv2dLayer(nn.Module):
+    """Equalised-lr conv with optional 2x average-pool downsampling and leaky ReLU (discriminator)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, activation: str = "lrelu",
+                 down: bool = False, bias: bool = True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.padding = kernel_size // 2
+        self.activation = activation
+        self.down = down
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.padding)
+        if self.down:
+            x = F.avg_pool2d(x, 2)
+        if self.activation == "lrelu":
+            x = F.leaky_relu(x, 0.2) * math.sqrt(2.0)
+        return x

@@ -1,0 +1,44 @@
+"""Super-resolution from the volume-rendered feature image to the final image (EG3D-style).
+
+Each 2x stage is two modulated 3x3 convolutions (the first after bilinear upsampling) and a
+toRGB added to the upsampled RGB (skip architecture); all layers use the last w. A non power of
+two ratio is bridged by a bilinear resize before the last stage.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import SynthesisLayer, ToRGB
+
+
+class SuperResolution(nn.Module):
+    def __init__(self, in_channels: int, channels: int, w_dim: int, neural_resolution: int, image_resolution: int):
+        super().__init__()
+        self.neural_resolution, self.image_resolution = neural_resolution, image_resolution
+        n_stages = max(0, math.ceil(math.log2(image_resolution / neural_resolution) - 1e-9))
+        self.stages = nn.ModuleList()
+        res, ch_in = neural_resolution, in_channels
+        for i in range(n_stages):
+            res = image_resolution if i == n_stages - 1 else res * 2
+            self.stages.append(nn.ModuleDict({
+                "conv0": SynthesisLayer(ch_in, channels, w_dim, res),
+                "conv1": SynthesisLayer(channels, channels, w_dim, res),
+                "torgb": ToRGB(channels, 3, w_dim),
+            }))
+            ch_in = channels
+
+    def forward(self, rgb: torch.Tensor, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
+        """rgb (B,3,h,w) and features x (B,F,h,w), both in [-1, 1]; w (B, w_dim) → image (B,3,H,W)."""
+        for stage in self.stages:
+            size = stage["conv0"].resolution
+            rgb = F.interpolate(rgb, size=(size, size), mode="bilinear", align_corners=False)
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+            x = stage["conv0"](x, w, noise_mode=noise_mode)
+            x = stage["conv1"](x, w, noise_mode=noise_mode)
+            rgb = rgb + stage["torgb"](x, w)
+        return rgb

@@ -1,0 +1,101 @@
+"""Forward shapes, config round-trips and gradient routing of the GeoGen networks (tiny preset)."""
+
+import json
+
+import pytest
+import torch
+
+from geogen.common.cameras import normalized_intrinsics, spherical_cam2world, to_label
+from geogen.common.errors import UserError
+from geogen.model import Discriminator, Generator, LossConfig, ModelConfig, loss_config, model_config
+
+
+def labels(n, focal=3.2):
+    return torch.tensor([to_label(spherical_cam2world(45.0 * i, 10.0), normalized_intrinsics(focal))
+                         for i in range(n)], dtype=torch.float32)
+
+
+@pytest.mark.parametrize("preset", ["tiny", "small", "paper"])
+@pytest.mark.parametrize("variant", ["geogen", "geogen-nodepth", "eg3d"])
+def test_config_round_trip(preset, variant):
+    cfg = model_config(preset, variant)
+    again = ModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg
+    lc = loss_config(preset, variant)
+    assert LossConfig.from_dict(json.loads(json.dumps(lc.to_dict()))) == lc
+    assert cfg.field == ("density" if variant == "eg3d" else "sdf")
+    assert (cfg.pe_levels == 0) == (variant == "eg3d")
+    assert (lc.depth_weight_at(1e9) > 0) == (variant == "geogen")
+
+
+def test_config_rejects_bad_input():
+    with pytest.raises(UserError, match="unknown preset"):
+        model_config("huge", "geogen")
+    with pytest.raises(UserError, match="did you mean|choose from"):
+        model_config("tiny", "geogan")
+    with pytest.raises(UserError, match="unknown ModelConfig field"):
+        ModelConfig.from_dict({"variant": "geogen", "z_dimm": 3})
+
+
+def test_schedules():
+    lc = loss_config("tiny", "geogen")
+    N = lc.beta_fixed_kimg
+    assert not lc.beta_trainable_at(N - 1) and lc.beta_trainable_at(N)
+    assert lc.depth_weight_at(lc.depth_loss_start_kimg - 1) == 0.0
+    assert lc.depth_weight_at(lc.depth_loss_start_kimg) == pytest.approx(0.1)
+    assert lc.blur_sigma_at(0) == lc.blur_sigma and lc.blur_sigma_at(lc.blur_fade_kimg) == 0.0
+    assert lc.swap_prob_at(0) == 1.0 and lc.swap_prob_at(lc.gpc_fade_kimg * 2) == pytest.approx(lc.gpc_prob)
+
+
+@pytest.mark.parametrize("variant", ["geogen", "geogen-nodepth", "eg3d"])
+def test_forward_shapes_tiny(variant):
+    torch.manual_seed(0)
+    cfg = model_config("tiny", variant)
+    G, D = Generator(cfg), Discriminator(cfg)
+    B, c = 4, labels(4)
+    ws = G.mapping(torch.randn(B, cfg.z_dim), c)
+    assert ws.shape == (B, G.num_ws, cfg.w_dim)
+    out = G.synthesis(ws, c, noise_mode="random")
+    h, H = cfg.neural_resolution, cfg.image_resolution
+    assert out["image"].shape == (B, 3, H, H)
+    assert out["image_raw"].shape == (B, 3, h, h)
+    assert out["image_depth"].shape == (B, 1, h, h)
+    assert out["weights_sum"].shape == (B, 1, h, h)
+    assert out["image_raw"].min() >= -1.01 and out["image_raw"].max() <= 1.01
+    assert ((out["image_depth"] >= cfg.ray_start) & (out["image_depth"] <= cfg.ray_end)).all()
+    assert ("sdf_depth_loss" in out) == (cfg.field == "sdf")
+    logits = D(out, c, blur_sigma=1.5)
+    assert logits.shape == (B, 1) and torch.isfinite(logits).all()
+    pts = torch.rand(B, 10, 3) - 0.5
+    field = G.sample_field(ws, pts)
+    assert field["rgb"].shape == (B, 10, 3)
+    assert field["sdf" if cfg.field == "sdf" else "sigma"].shape == (B, 10, 1)
+
+
+def test_untrained_geogen_starts_as_sphere():
+    cfg = model_config("tiny", "geogen")
+    G = Generator(cfg).eval()
+    ws = G.mapping(torch.randn(1, cfg.z_dim), labels(1))
+    d = torch.linspace(-0.45, 0.45, 7)
+    pts = torch.stack(torch.meshgrid(d, d, d, indexing="ij"), -1).reshape(1, -1, 3)
+    sdf = G.sample_field(ws, pts)["sdf"].squeeze()
+    sphere = pts.squeeze(0).norm(dim=-1) - cfg.sphere_init_radius
+    assert (sdf - sphere).abs().max() < 0.1
+
+
+def test_beta_gradient_only_when_trainable():
+    torch.manual_seed(0)
+    cfg = model_config("tiny", "geogen")
+    G = Generator(cfg)
+    c = labels(2)
+    for trainable in (False, True):
+        G.zero_grad(set_to_none=True)
+        G.set_beta_trainable(trainable)
+        out = G(torch.randn(2, cfg.z_dim), c)
+        (out["image"].mean() + out["sdf_depth_loss"]).backward()
+        grad = G.field.beta_param.grad
+        assert (grad is not None and grad.abs() > 0) if trainable else grad is None
+        assert G.mapping_network.layers[0].weight.grad is not None
+    assert float(G.beta.detach()) == pytest.approx(cfg.beta_min + cfg.beta_init)
+    with pytest.raises(AttributeError):
+        Generator(model_config("tiny", "eg3d")).beta
