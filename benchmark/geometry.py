@@ -30,25 +30,62 @@ class Normalisation:
                                np.asarray(mesh.faces), process=False)
 
 
+def clip_triangles(tri: np.ndarray, normal: np.ndarray, offset: float) -> np.ndarray:
+    """Clip a triangle soup (T,3,3) to the half-space n·x >= offset, exactly.
+
+    Our own few lines (trimesh's slice_mesh_plane needs shapely, not a dependency here):
+    a triangle with one vertex inside becomes one smaller triangle, with two inside a quad
+    (two triangles); wholly inside/outside triangles are kept/dropped.
+    """
+    s = tri @ normal - offset  # (T,3) signed distances
+    inside = s >= 0
+    count = inside.sum(axis=1)
+    out = [tri[count == 3]]
+
+    def cut(a, b, sa, sb):  # point on edge ab where the signed distance is zero
+        t = (sa / (sa - sb))[:, None]
+        return a + t * (b - a)
+
+    for k, n_in in ((1, 1), (2, 2)):
+        sel = count == n_in
+        if not sel.any():
+            continue
+        t, d, ins = tri[sel], s[sel], inside[sel]
+        # roll each triangle so the odd vertex (the lone inside one for k=1, the lone outside one
+        # for k=2) comes first; rolling keeps the winding (orientation) of the triangle
+        odd = np.argmax(ins if k == 1 else ~ins, axis=1)
+        order = (odd[:, None] + np.arange(3)[None]) % 3
+        t = np.take_along_axis(t, order[:, :, None], axis=1)
+        d = np.take_along_axis(d, order, axis=1)
+        p01 = cut(t[:, 0], t[:, 1], d[:, 0], d[:, 1])
+        p02 = cut(t[:, 0], t[:, 2], d[:, 0], d[:, 2])
+        if k == 1:
+            out.append(np.stack([t[:, 0], p01, p02], axis=1))
+        else:
+            out.append(np.stack([p01, t[:, 1], t[:, 2]], axis=1))
+            out.append(np.stack([p01, t[:, 2], p02], axis=1))
+    return np.concatenate(out, axis=0)
+
+
 def crop_to_box(mesh: trimesh.Trimesh, lo: np.ndarray, hi: np.ndarray) -> trimesh.Trimesh:
     """The part of ``mesh`` inside the axis-aligned box [lo, hi], triangles clipped exactly.
 
     Clipping (not dropping whole triangles) keeps area-uniform sampling of the kept region
-    exact. Returns a mesh with no faces if nothing lies inside.
+    exact. Returns a mesh with no faces if nothing lies inside. Clipped meshes are triangle
+    soups (vertices not shared), which every metric here accepts.
     """
     lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
-    v = np.asarray(mesh.vertices)
+    v = np.asarray(mesh.vertices, dtype=np.float64)
     if len(mesh.faces) and np.all(v >= lo) and np.all(v <= hi):
         return mesh
-    out = mesh
+    tri = v[np.asarray(mesh.faces)]
     for axis in range(3):
-        for origin, sign in ((lo, 1.0), (hi, -1.0)):
-            if len(out.faces) == 0:
-                return out
-            normal = np.zeros(3)
-            normal[axis] = sign  # keep the side the normal points to
-            out = trimesh.intersections.slice_mesh_plane(out, normal, origin)
-    return out
+        e = np.zeros(3)
+        e[axis] = 1.0
+        tri = clip_triangles(tri, e, lo[axis])
+        tri = clip_triangles(tri, -e, -hi[axis])
+    faces = np.arange(3 * len(tri)).reshape(-1, 3)
+    return trimesh.Trimesh(tri.reshape(-1, 3), faces, process=False)
 
 
 @dataclass(frozen=True)
