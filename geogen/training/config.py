@@ -1,0 +1,116 @@
+"""Typed training configuration: run length, snapshots, logging and data, plus the method's
+loss/schedule settings (:class:`geogen.model.config.LossConfig`, owned by the model package
+so the schedules live next to the model they describe).
+
+``train_config(preset, variant)`` returns a complete config; ``with_overrides`` applies
+``key=value`` strings from the CLI (``kimg=10``, ``loss.r1_gamma=2``) with type checks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+
+from geogen.common.errors import UserError
+from geogen.model.config import PRESETS, VARIANTS, LossConfig, loss_config
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs besides the model architecture."""
+
+    preset: str = "tiny"               # "tiny" | "small" | "paper" (also picks the ModelConfig)
+    variant: str = "geogen"            # "geogen" | "geogen-nodepth" | "eg3d"
+    kimg: float = 30.0                 # run length in thousands of real images shown (all ranks together)
+    snapshot_kimg: float = 2.0         # write snapshot-<kimg>.pt (+ samples PNG, TensorBoard images) this often
+    keep_snapshots: int = 3            # keep the newest N periodic snapshots (0 = keep all)
+    log_steps: int = 10                # TensorBoard scalars every this many steps
+    seed: int = 0                      # every random choice of the run derives from it (and the rank)
+    xflip: bool = True                 # add x-mirrored copies of every image with the mirrored camera label
+    workers: int = 0                   # DataLoader worker processes (0: load in the training process)
+    threads: int = 0                   # torch CPU threads per process (0: leave torch's default)
+    loss: LossConfig = field(default_factory=LossConfig)
+
+    def __post_init__(self):
+        if self.preset not in PRESETS:
+            raise UserError(f"unknown preset {self.preset!r}; choose from {', '.join(PRESETS)}")
+        if self.variant not in VARIANTS:
+            raise UserError(f"unknown variant {self.variant!r}; choose from {', '.join(VARIANTS)}")
+        if self.kimg <= 0 or self.snapshot_kimg <= 0:
+            raise UserError("kimg and snapshot_kimg must be positive")
+        if self.loss.batch_size < 1:
+            raise UserError("loss.batch_size must be at least 1")
+
+    def to_dict(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "loss"}
+        d["loss"] = self.loss.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise UserError(f"unknown TrainConfig field(s) {unknown}; known fields: {sorted(names)}")
+        kwargs = {k: v for k, v in data.items() if k != "loss"}
+        if "loss" in data:
+            kwargs["loss"] = LossConfig.from_dict(data["loss"])
+        return cls(**kwargs)
+
+
+# Per-preset run settings (the loss schedules come from the model package's loss_config).
+_PRESET_RUNS = {
+    # ~1 hour on 2 CPU cores (see docs/training.md for the measured rate)
+    "tiny": dict(kimg=30.0, snapshot_kimg=2.0, log_steps=10),
+    "small": dict(kimg=2000.0, snapshot_kimg=50.0, log_steps=50),
+    "paper": dict(kimg=25000.0, snapshot_kimg=200.0, log_steps=100),  # EG3D's FFHQ length
+}
+
+
+def train_config(preset: str = "tiny", variant: str = "geogen") -> TrainConfig:
+    """Complete training config for a preset and a model variant."""
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    return TrainConfig(preset=preset, variant=variant, loss=loss_config(preset, variant), **_PRESET_RUNS[preset])
+
+
+def _parse_value(text: str, current, key: str):
+    """Parse ``text`` into the type of ``current`` (bool, int, float, str or tuple of floats)."""
+    try:
+        if isinstance(current, bool):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return text.lower() in ("true", "1", "yes")
+        if isinstance(current, int):
+            return int(text)
+        if isinstance(current, float):
+            return float(text)
+        if isinstance(current, tuple):
+            return tuple(float(v) for v in text.split(","))
+        if current is None:
+            return float(text)
+        return text
+    except ValueError:
+        raise UserError(f"--set {key}={text}: expected a {type(current).__name__}") from None
+
+
+def with_overrides(cfg: TrainConfig, assignments: list[str]) -> TrainConfig:
+    """Return a copy of ``cfg`` with ``key=value`` assignments applied (``loss.<field>`` for the loss)."""
+    top = {f.name for f in fields(TrainConfig)} - {"loss", "preset", "variant"}
+    loss_names = {f.name for f in fields(LossConfig)}
+    top_changes, loss_changes = {}, {}
+    for item in assignments:
+        if "=" not in item:
+            raise UserError(f"--set expects key=value, got {item!r}")
+        key, value = (s.strip() for s in item.split("=", 1))
+        if key.startswith("loss."):
+            name = key[len("loss."):]
+            if name not in loss_names:
+                raise UserError(f"--set {key}: unknown loss field; known: {', '.join(sorted(loss_names))}")
+            loss_changes[name] = _parse_value(value, getattr(cfg.loss, name), key)
+        elif key in top:
+            top_changes[key] = _parse_value(value, getattr(cfg, key), key)
+        else:
+            raise UserError(f"--set {key}: unknown field; known: {', '.join(sorted(top))}, loss.<field>")
+    loss = dataclasses.replace(cfg.loss, **loss_changes)
+    return dataclasses.replace(cfg, loss=loss, **top_changes)

@@ -1,0 +1,194 @@
+"""A training run: resume, the loop, snapshots, sample images, TensorBoard, progress bar.
+
+``prepare_run`` resolves the config and the snapshot to resume from; ``train`` runs it.
+Only rank 0 writes files; every rank runs the same iterations on its shard of each batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from geogen.common.atomic import atomic_path, atomic_write_json, ensure_writable_dir
+from geogen.common.errors import UserError
+from geogen.model.config import ModelConfig, model_config
+
+from . import checkpoint as ckpt
+from .config import TrainConfig, train_config, with_overrides
+from .data import ImageLabelDataset
+from .distributed import DistContext
+from .trainer import Trainer, TrainingDiverged
+from .visualize import depth_to_uint8, grid, image_to_uint8, orbit_labels, render_views, upscale_to
+
+MODEL_FILE = "geogen.pkl"
+
+
+def resolve_resume(out_dir: Path, resume: str | None) -> Path | None:
+    """The snapshot to resume from: ``auto`` = latest in ``out_dir`` (None if there is none), a path,
+    or None for a fresh run (refused if ``out_dir`` already holds snapshots)."""
+    if resume is None:
+        if ckpt.list_snapshots(out_dir):
+            raise UserError(f"{out_dir} already holds a training run; pass --resume auto to continue it "
+                            "or choose another --out")
+        return None
+    if resume == "auto":
+        return ckpt.find_latest(out_dir)
+    path = Path(resume)
+    if not path.is_file():
+        raise UserError(f"--resume {resume}: no such snapshot file (use 'auto' for the latest in --out)")
+    return path
+
+
+def prepare_run(preset: str, variant: str, out_dir: str | Path, resume: str | None = None,
+                kimg: float | None = None, seed: int | None = None,
+                overrides: list[str] = ()) -> tuple[TrainConfig, dict | None]:
+    """(config to train with, loaded snapshot or None).
+
+    A fresh run starts from the preset's config; a resumed run from the config saved in its
+    snapshot. Then ``kimg``, ``seed`` and the ``key=value`` overrides of this command line apply
+    (so a diverged run can continue with lower learning rates).
+    """
+    out_dir = Path(out_dir)
+    snap_path = resolve_resume(out_dir, resume)
+    if snap_path is None:
+        cfg, snap = train_config(preset, variant), None
+    else:
+        snap = ckpt.load_file(snap_path, "snapshot")
+        cfg = TrainConfig.from_dict(snap["train_config"])
+        if (cfg.preset, cfg.variant) != (preset, variant):
+            raise UserError(f"{snap_path} is a {cfg.variant}/{cfg.preset} run, not {variant}/{preset}; "
+                            "resume with the same --variant and --preset")
+        if seed is not None and seed != cfg.seed:
+            raise UserError(f"{snap_path} was trained with --seed {cfg.seed}; a resumed run keeps its seed")
+        snap["_path"] = str(snap_path)
+    changes = {k: v for k, v in (("kimg", kimg), ("seed", seed)) if v is not None}
+    cfg = with_overrides(dataclasses.replace(cfg, **changes), list(overrides))
+    return cfg, snap
+
+
+class Run:
+    """Files and logs of one run (rank 0 only writes)."""
+
+    def __init__(self, trainer: Trainer, out_dir: Path, progress_bar: bool):
+        self.trainer, self.out_dir = trainer, out_dir
+        self.main = trainer.ctx.is_main
+        self.writer = None
+        self.bar = None
+        self.last_snapshot: Path | None = ckpt.find_latest(out_dir) if self.main else None
+        if self.main:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(out_dir / "tb"), purge_step=trainer.progress.nimg)
+            if progress_bar:
+                from tqdm import tqdm
+
+                cfg = trainer.cfg
+                self.bar = tqdm(total=cfg.kimg, initial=trainer.progress.kimg, unit="kimg", dynamic_ncols=True,
+                                bar_format="{l_bar}{bar}| {n:.3f}/{total:.3f} kimg "
+                                           "[{elapsed}<{remaining}, {rate_fmt}{postfix}]")
+
+    def log(self, stats: dict[str, float], images_per_s: float) -> None:
+        t = self.trainer
+        if self.bar is not None:
+            self.bar.update(t.progress.kimg - self.bar.n)
+            self.bar.set_postfix_str(f"G {stats.get('G/gan', float('nan')):.3f} D {stats.get('D/loss', float('nan')):.3f}"
+                                     f" {images_per_s:.1f} img/s", refresh=False)
+        if self.writer is not None and t.progress.step % max(t.cfg.log_steps, 1) == 0:
+            for k, v in stats.items():
+                self.writer.add_scalar(k, v, t.progress.nimg)
+            self.writer.add_scalar("progress/images_per_s", images_per_s, t.progress.nimg)
+            self.writer.add_scalar("progress/kimg", t.progress.kimg, t.progress.nimg)
+
+    def snapshot(self) -> Path | None:
+        """Write snapshot-<kimg>.pt, move ``latest`` to it, prune old ones, write sample images."""
+        if not self.main:
+            return None
+        t = self.trainer
+        name = ckpt.snapshot_name(t.progress.kimg)
+        path = ckpt.save_file(self.out_dir / name, t.state_dict(), "snapshot")
+        ckpt.write_latest(self.out_dir, name)
+        ckpt.prune_snapshots(self.out_dir, t.cfg.keep_snapshots)
+        self.last_snapshot = path
+        self.samples()
+        return path
+
+    def samples(self, n_latents: int = 4, n_views: int = 4) -> None:
+        """Fixed latents from 4 azimuths: samples-<kimg>.png (images over depth) and TensorBoard."""
+        t = self.trainer
+        G, mc = t.G_ema, t.model_cfg
+        gen = torch.Generator().manual_seed(t.cfg.seed)
+        z = torch.randn(n_latents, mc.z_dim, generator=gen).to(t.ctx.device)
+        labels = orbit_labels(n_views, t.camera).to(t.ctx.device)
+        front = labels[:1].expand(n_latents, -1)
+        images, depths = [], []
+        with torch.no_grad():
+            ws = G.mapping(z, front)
+            for i in range(n_latents):
+                r = render_views(G, ws[i:i + 1], labels)
+                images.append(image_to_uint8(r["image"]))
+                d = depth_to_uint8(r["depth"], r["weights_sum"], mc.ray_start, mc.ray_end)
+                depths.append(upscale_to(d, mc.image_resolution))
+        img_grid = grid(np.concatenate(images), n_views)
+        depth_grid = grid(np.concatenate(depths), n_views)
+        sheet = np.concatenate([img_grid, depth_grid], axis=1)
+        from PIL import Image
+
+        with atomic_path(self.out_dir / f"samples-{t.progress.kimg:09.3f}.png") as tmp:
+            Image.fromarray(sheet).save(tmp)
+        if self.writer is not None:
+            self.writer.add_image("samples/images", img_grid, t.progress.nimg, dataformats="HWC")
+            self.writer.add_image("samples/depth", depth_grid, t.progress.nimg, dataformats="HWC")
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.writer is not None:
+            self.writer.close()
+
+
+def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig, snap: dict | None = None,
+          ctx: DistContext = DistContext(), progress_bar: bool = True) -> Path | None:
+    """Train until ``cfg.kimg`` (continuing ``snap`` when given, see :func:`prepare_run`);
+    returns the final model file path on rank 0."""
+    out_dir = Path(out_dir)
+    if ctx.is_main:
+        ensure_writable_dir(out_dir)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    model_cfg = ModelConfig.from_dict(snap["model_config"]) if snap else model_config(cfg.preset, cfg.variant)
+    dataset = ImageLabelDataset(data, model_cfg.image_resolution, xflip=cfg.xflip)
+    trainer = Trainer(cfg, model_cfg, dataset, ctx)
+    if snap is not None:
+        trainer.load_state_dict(snap)
+    if ctx.is_main:
+        atomic_write_json(out_dir / "config.json", {"train_config": cfg.to_dict(), "model_config": model_cfg.to_dict(),
+                                                    "data": str(data), "world_size": ctx.world})
+    run = Run(trainer, out_dir, progress_bar)
+    snap_every = max(1, round(cfg.snapshot_kimg * 1000))
+    total = round(cfg.kimg * 1000)
+    try:
+        while trainer.progress.nimg < total:
+            start, before = time.perf_counter(), trainer.progress.nimg
+            try:
+                stats = trainer.train_step()
+            except TrainingDiverged as exc:
+                last = f"the last good snapshot is {run.last_snapshot}" if run.last_snapshot else \
+                    "no snapshot had been written yet"
+                raise TrainingDiverged(f"training stopped: {exc}; nothing from that step was saved and {last}; "
+                                       "lower the learning rates (--set loss.g_lr=... --set loss.d_lr=...) "
+                                       "and continue with --resume auto") from None
+            run.log(stats, cfg.loss.batch_size / max(time.perf_counter() - start, 1e-9))
+            if trainer.progress.nimg // snap_every > before // snap_every and trainer.progress.nimg < total:
+                run.snapshot()
+        if run.last_snapshot is None or run.last_snapshot.name != ckpt.snapshot_name(trainer.progress.kimg):
+            run.snapshot()
+        if ctx.is_main:
+            return ckpt.save_file(out_dir / MODEL_FILE, trainer.model_payload(), "model")
+        return None
+    finally:
+        run.close()
