@@ -1,0 +1,139 @@
+"""``geogen-data``: build, validate, preview and merge synthetic head datasets.
+
+Bad arguments end with one line ``error: ...`` and exit code 2 (never a traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from geogen.common.errors import UserError, run_cli
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Synthetic 360-degree head dataset: build, validate, preview, merge shards.")
+
+
+@app.command()
+def build(
+    out: Path = typer.Option(..., "--out", "-o", help="Output dataset folder (created; re-running resumes)."),
+    preset: str = typer.Option("tiny", help="Preset: tiny (CPU demo), small, paper (19,800 identities at 512^2)."),
+    identities: Optional[int] = typer.Option(None, help="Number of identities (overrides the preset)."),
+    views: Optional[int] = typer.Option(None, help="Views per identity, spread over 360 deg azimuth (>= 4)."),
+    resolution: Optional[int] = typer.Option(None, help="Image size in pixels (square)."),
+    seed: Optional[int] = typer.Option(None, help="Master seed (default 0)."),
+    elevation_min: Optional[float] = typer.Option(None, help="Lowest camera elevation (deg)."),
+    elevation_max: Optional[float] = typer.Option(None, help="Highest camera elevation (deg)."),
+    workers: int = typer.Option(2, help="Worker processes (results do not depend on it)."),
+    shard: Optional[str] = typer.Option(None, help="Build only identities with index % n == i, given as i/n."),
+    zip_: bool = typer.Option(False, "--zip", help="Also write EG3D's zip layout (eg3d.zip, training split)."),
+    progress: bool = typer.Option(True, help="Show a progress bar with ETA."),
+) -> None:
+    """Build (or resume) a dataset folder; ends with manifest.json once every identity is built."""
+    from .build import BuildOptions, build_dataset, parse_shard
+    from .config import make_config
+
+    config = make_config(preset, identities=identities, views=views, resolution=resolution, seed=seed,
+                         elevation_min=elevation_min, elevation_max=elevation_max)
+    options = BuildOptions(workers=workers, shard=parse_shard(shard), write_zip=zip_, progress=progress)
+    start = time.perf_counter()
+    summary = build_dataset(config, out, options)
+    secs = time.perf_counter() - start
+    msg = f"built {len(summary.built)} identities, {len(summary.skipped)} already complete, in {secs:.1f} s"
+    if summary.complete:
+        typer.echo(f"{msg}; dataset ready: {out} (check it with: geogen-data validate {out})")
+    else:
+        typer.echo(f"{msg}; shard {options.shard[0]}/{options.shard[1]} done. When every shard is built, run: "
+                   f"geogen-data merge {out} --from <other shard folders>")
+
+
+@app.command()
+def validate(root: Path = typer.Argument(..., help="Dataset folder.")) -> None:
+    """Check every file against the manifest; list problems and exit 1 if there are any."""
+    from .validate import validate_dataset
+
+    problems = validate_dataset(root)
+    for p in problems:
+        typer.echo(p)
+    if problems:
+        typer.echo(f"{len(problems)} problem(s) in {root}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{root}: OK")
+
+
+@app.command()
+def preview(
+    root: Path = typer.Argument(..., help="Dataset folder."),
+    out: Optional[Path] = typer.Option(None, help="Contact sheet PNG (default ROOT/preview/contact_sheet.png)."),
+    gif: Optional[Path] = typer.Option(None, help="Turntable GIF (default ROOT/preview/turntable.gif)."),
+    identities: int = typer.Option(8, help="Rows of the contact sheet."),
+    identity: Optional[int] = typer.Option(None, help="Identity of the turntable (default: the first)."),
+    frames: int = typer.Option(36, help="Frames of the turntable."),
+    resolution: Optional[int] = typer.Option(None, help="Turntable image size (default: the dataset's)."),
+) -> None:
+    """Write a contact sheet (identities x views) and a turntable GIF of one identity."""
+    from .preview import contact_sheet, turntable
+
+    out = out or root / "preview" / "contact_sheet.png"
+    gif = gif or root / "preview" / "turntable.gif"
+    if identities < 1:
+        raise UserError(f"--identities must be >= 1 (got {identities})")
+    typer.echo(f"contact sheet: {contact_sheet(root, out, identities)}")
+    typer.echo(f"turntable: {turntable(root, gif, identity, frames, resolution)}")
+
+
+@app.command()
+def merge(
+    root: Path = typer.Argument(..., help="Dataset folder to complete (may already hold some shards)."),
+    sources: list[Path] = typer.Option([], "--from", help="Shard folders to copy committed identities from."),
+    zip_: bool = typer.Option(False, "--zip", help="Also write EG3D's zip layout."),
+) -> None:
+    """Merge shard folders into ROOT and write its manifest.json and dataset.json."""
+    from .build import merge as merge_shards
+
+    config = merge_shards(root, sources, zip_)
+    typer.echo(f"merged {config.identities} identities into {root}; check it with: geogen-data validate {root}")
+
+
+def _click_modules() -> list:
+    """Exception modules of click and of the click copy that newer typer versions vendor."""
+    import importlib
+
+    mods = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            mods.append(importlib.import_module(name))
+        except ImportError:
+            pass
+    return mods
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: click's usage errors become one line too (exit 2)."""
+    mods = _click_modules()
+    no_args = tuple(m.NoArgsIsHelpError for m in mods if hasattr(m, "NoArgsIsHelpError"))
+    click_errors = tuple(m.ClickException for m in mods)
+    aborts = tuple(m.Abort for m in mods if hasattr(m, "Abort"))
+
+    def entry() -> None:
+        try:
+            code = app(args=argv, prog_name="geogen-data", standalone_mode=False)
+        except no_args as exc:  # bare command: show its help, like --help
+            typer.echo(exc.ctx.get_help() if getattr(exc, "ctx", None) else str(exc))
+            sys.exit(0)
+        except click_errors as exc:
+            raise UserError(" ".join(exc.format_message().split())) from None
+        except aborts:
+            raise KeyboardInterrupt from None
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
+
+    run_cli(entry)
+
+
+if __name__ == "__main__":
+    main()
