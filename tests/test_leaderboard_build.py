@@ -1,0 +1,155 @@
+"""Leaderboard: ranking by direction, protocol separation, spreadsheet safety, bad files."""
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from benchmark.cli import app
+from benchmark.metrics import METRICS
+from benchmark.protocol import Protocol
+from benchmark.results import build_result
+from geogen.common.atomic import atomic_write_json
+from leaderboard.build import load_board
+from leaderboard.cells import safe_cell
+from leaderboard.write import leaderboard_csv, leaderboard_markdown, leaderboard_png
+
+
+def fake_result(method, chamfer, fscore, protocol=None, dataset="toy", failed=0, created="2026-01-01T00:00:00Z"):
+    protocol = protocol or Protocol()
+    rows = []
+    for k, (c, f) in enumerate(zip(chamfer, fscore)):
+        m = {n: 0.5 for n in METRICS.names()}
+        m.update({"chamfer_l1": c, "fscore@0.01": f})
+        rows.append({"id": f"{k:06d}", "status": "ok", "reason": None, "metrics": m, "diagnostics": {}, "info": {}})
+    rows += [{"id": f"9{k:05d}", "status": "failed", "reason": "x", "metrics": {}, "diagnostics": {}, "info": {}}
+             for k in range(failed)]
+    return build_result({"name": method, "source": "score", "details": {}},
+                        {"name": dataset, "manifest_sha256": "ab" * 32}, protocol, rows, {},
+                        {"created_utc": created})
+
+
+def write(dirpath: Path, name: str, doc) -> Path:
+    p = dirpath / name
+    atomic_write_json(p, doc)
+    return p
+
+
+def test_rank_follows_each_metric_direction(tmp_path):
+    write(tmp_path, "a.json", fake_result("A", [0.10, 0.12], [0.9, 0.8]))
+    write(tmp_path, "b.json", fake_result("B", [0.05, 0.07], [0.3, 0.4]))
+    write(tmp_path, "c.json", fake_result("C", [0.05, 0.07], [0.5, 0.5]))
+    board = load_board(tmp_path)
+    r = {e.method: e.ranks for e in board.entries}
+    assert r["B"]["chamfer_l1"] == 1 and r["C"]["chamfer_l1"] == 1 and r["A"]["chamfer_l1"] == 3  # ties share
+    assert r["A"]["fscore@0.01"] == 1 and r["C"]["fscore@0.01"] == 2 and r["B"]["fscore@0.01"] == 3
+
+
+def test_protocols_are_never_ranked_together(tmp_path):
+    write(tmp_path, "a.json", fake_result("A", [0.1], [0.9]))
+    write(tmp_path, "b.json", fake_result("B", [0.2], [0.1], protocol=Protocol(n_points=10_000)))
+    write(tmp_path, "c.json", fake_result("C", [0.3], [0.1], protocol=Protocol(gt="pseudo")))
+    board = load_board(tmp_path)
+    assert len(board.groups()) == 3
+    assert all(e.ranks["chamfer_l1"] == 1 for e in board.entries)
+
+
+def test_older_protocol_version_is_skipped_with_a_reason(tmp_path):
+    old = write(tmp_path, "old.json", fake_result("Old", [0.01], [1.0], protocol=Protocol(version="geogen-geom-0")))
+    write(tmp_path, "new.json", fake_result("New", [0.2], [0.1]))
+    board = load_board(tmp_path)
+    assert [e.method for e in board.entries] == ["New"]
+    assert board.skipped == [(old, board.skipped[0][1])] and "geogen-geom-0" in board.skipped[0][1]
+    both = load_board(tmp_path, all_protocols=True)
+    assert len(both.groups()) == 2 and all(e.ranks["chamfer_l1"] == 1 for e in both.entries)
+
+
+def test_incomplete_results_are_listed_but_not_ranked(tmp_path):
+    write(tmp_path, "a.json", fake_result("A", [0.1, 0.1], [0.5, 0.5]))
+    write(tmp_path, "b.json", fake_result("B", [0.01], [0.9], failed=1))
+    r = {e.method: e for e in load_board(tmp_path).entries}
+    assert r["A"].ranks["chamfer_l1"] == 1 and r["B"].ranks["chamfer_l1"] is None and not r["B"].complete
+
+
+def test_malformed_files_are_skipped_not_fatal(tmp_path):
+    write(tmp_path, "good.json", fake_result("A", [0.1], [0.5]))
+    (tmp_path / "trunc.json").write_text(json.dumps(fake_result("T", [0.1], [0.5]))[:200])
+    (tmp_path / "other.json").write_text('{"hello": 1}')
+    (tmp_path / "list.json").write_text("[1, 2]")
+    bad = fake_result("M", [0.1], [0.5])
+    bad["summary"]["chamfer_l1"]["mean"] = "=1+1"
+    write(tmp_path, "badmean.json", bad)
+    nomethod = fake_result("N", [0.1], [0.5])
+    del nomethod["method"]["name"]
+    write(tmp_path, "nomethod.json", nomethod)
+    oldschema = fake_result("S", [0.1], [0.5])
+    oldschema["schema_version"] = 0
+    write(tmp_path, "oldschema.json", oldschema)
+    board = load_board(tmp_path)
+    assert [e.method for e in board.entries] == ["A"]
+    reasons = {p.name: r for p, r in board.skipped}
+    assert set(reasons) == {"trunc.json", "other.json", "list.json", "badmean.json", "nomethod.json", "oldschema.json"}
+    assert "not valid JSON" in reasons["trunc.json"] and "schema version" in reasons["oldschema.json"]
+    assert all("\n" not in r for r in reasons.values())
+
+
+def test_duplicate_rows_keep_the_newest(tmp_path):
+    write(tmp_path, "a1.json", fake_result("A", [0.1], [0.5], created="2026-01-01T00:00:00Z"))
+    write(tmp_path, "a2.json", fake_result("A", [0.2], [0.5], created="2026-02-01T00:00:00Z"))
+    board = load_board(tmp_path)
+    assert len(board.entries) == 1 and board.entries[0].means["chamfer_l1"] == pytest.approx(0.2)
+    assert "superseded" in board.skipped[0][1]
+
+
+@pytest.mark.parametrize("text", ["=HYPERLINK(\"x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"])
+def test_formula_like_cells_are_escaped(text):
+    assert safe_cell(text) == "'" + text
+
+
+def test_plain_values_are_not_escaped():
+    assert safe_cell("geogen") == "geogen" and safe_cell(-0.5) == "-0.5" and safe_cell(3) == "3"
+    assert safe_cell(None) == "" and safe_cell(True) == "true"
+
+
+def test_csv_and_markdown_are_injection_safe(tmp_path):
+    write(tmp_path, "a.json", fake_result("=cmd|' /C calc'!A0", [0.1, 0.2], [0.5, 0.6], dataset="+evil"))
+    write(tmp_path, "b.json", fake_result("plain", [0.3, 0.2], [0.5, 0.6], dataset="+evil"))
+    board = load_board(tmp_path)
+    rows = list(csv.reader(io.StringIO(leaderboard_csv(board))))
+    header = rows[0]
+    assert "chamfer_l1 ↓" in header and "fscore@0.01 ↑" in header and "chamfer_l1 rank" in header
+    for row in rows[1:]:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "@", "\t", "\r")) and not (cell.startswith("-") and not _num(cell))
+    md = leaderboard_markdown(board)
+    assert "'=cmd\\|" in md and "protocol `geogen-geom-1" in md
+    leaderboard_png(board, tmp_path / "lb.png")
+    assert (tmp_path / "lb.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _num(cell):
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
+def test_cli_leaderboard_end_to_end(tmp_path):
+    res = tmp_path / "results"
+    write(res, "a.json", fake_result("A", [0.1], [0.5]))
+    (res / "broken.json").write_text("{")
+    out = CliRunner().invoke(app, ["leaderboard", "--results", str(res), "--csv", str(tmp_path / "lb.csv"),
+                                   "--md", str(tmp_path / "lb.md")])
+    assert out.exit_code == 0, out.output
+    assert "skipped" in out.output and "broken.json" in out.output
+    assert (tmp_path / "lb.csv").read_text().startswith("method,")
+
+
+def test_cli_leaderboard_without_results_is_a_one_line_error(tmp_path):
+    (tmp_path / "r").mkdir()
+    out = CliRunner().invoke(app, ["leaderboard", "--results", str(tmp_path / "r"), "--csv", str(tmp_path / "x.csv")])
+    assert out.exit_code != 0 and "no usable result" in str(out.exception)
