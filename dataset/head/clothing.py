@@ -1,0 +1,76 @@
+"""Clothing as geometry: a shell over the torso with a type-specific neckline.
+
+crew_tshirt: ribbed collar around the neck base; collared_shirt: V opening with a standing,
+folded collar; hoodie: thick fabric and a hood bunched behind the neck; turtleneck: the
+fabric runs up the neck with a rolled top.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..identity import IdentityParams
+from . import primitives as P
+from .anatomy import Anatomy, Layout
+
+
+class Clothing:
+    """Signed distance of the garment surface."""
+
+    def __init__(self, params: IdentityParams, layout: Layout, anatomy: Anatomy):
+        self.kind = params.clothing
+        self.L = layout
+        self.anatomy = anatomy
+
+    def _neck_axis_distance(self, p: np.ndarray) -> np.ndarray:
+        """Horizontal distance from the neck's axis (the neck leans slightly forward)."""
+        top, base = self.L.neck_top, self.L.neck_base
+        t = (p[:, 1] - base[1]) / (top[1] - base[1])
+        axis_z = base[2] + t * (top[2] - base[2])
+        return np.hypot(p[:, 0], p[:, 2] - axis_z)
+
+    def distance(self, p: np.ndarray, body: np.ndarray | None = None) -> np.ndarray:
+        """Garment distance; ``body`` (the anatomy's body distance at ``p``) saves recomputing it."""
+        L = self.L
+        r_neck = L.neck_radius
+        radial = self._neck_axis_distance(p)
+        kind = self.kind
+        thick = {"crew_tshirt": 0.006, "collared_shirt": 0.006, "hoodie": 0.014, "turtleneck": 0.008}[kind]
+        if body is None:
+            body = self.anatomy.body(p)
+        d = body - thick
+        base_y = L.shoulder_y
+        if kind == "turtleneck":
+            top_y = L.chin[1] - 0.045
+            d = P.smax(d, p[:, 1] - top_y, 0.006)
+            roll = P.torus(p, [0.0, top_y - 0.02, L.neck_top[2] + 0.01], r_neck * 1.1 + 0.012, 0.014,
+                           P.rotation(pitch=np.pi / 2))
+            d = P.smin(d, roll, 0.012)
+            return d
+        opening = r_neck * 1.12 + 0.006
+        cut = opening - radial  # positive inside the neck opening
+        if kind == "collared_shirt":
+            v = (p[:, 1] - (base_y - 0.09)) * 0.5 - np.abs(p[:, 0]) * 1.0  # V in front
+            cut = np.maximum(cut, np.where(p[:, 2] > 0.0, v, -1.0))
+        d = P.smax(d, np.minimum(cut, p[:, 1] - (base_y + 0.02)) if kind != "hoodie" else cut, 0.006)
+        if kind == "crew_tshirt":
+            rib = P.torus(p, [0.0, base_y + 0.006, L.neck_base[2] + 0.008], opening + 0.002, 0.0075,
+                          P.rotation(pitch=np.pi / 2 + 0.25))
+            d = P.smin(d, rib, 0.006)
+        elif kind == "collared_shirt":
+            collar = P.round_cone(p, [0.0, base_y - 0.01, L.neck_base[2]], [0.0, base_y + 0.04, L.neck_top[2] + 0.02],
+                                  r_neck * 1.2 + 0.012, r_neck * 1.1 + 0.008)
+            collar = np.abs(collar) - 0.003  # a thin band of fabric
+            front_gap = np.where(p[:, 2] < 0.02, -1.0, 0.02 - 0.6 * np.abs(p[:, 0]))  # V opening at the front
+            collar = P.smax(collar, front_gap, 0.004)
+            d = P.smin(d, collar, 0.004)
+        elif kind == "hoodie":
+            hood = P.ellipsoid(p, [0.0, base_y + 0.035, L.neck_base[2] - r_neck - 0.03], [0.13, 0.06, 0.07])
+            d = P.smin(d, hood, 0.03)
+            ring = P.torus(p, [0.0, base_y + 0.01, L.neck_base[2] + 0.01], opening + 0.012, 0.013,
+                           P.rotation(pitch=np.pi / 2 + 0.3))
+            d = P.smin(d, ring, 0.01)
+            for sx in (-1.0, 1.0):
+                cord = P.capsule(p, [sx * 0.03, base_y - 0.005, 0.05], [sx * 0.035, base_y - 0.13, 0.1], 0.004)
+                d = np.minimum(d, cord)
+        return d

@@ -1,0 +1,96 @@
+"""Hair as geometry: a shell over the scalp, hanging curtains, buns, ponytails, curls.
+
+Every style starts from the scalp (the cranium surface) offset outward by a thickness and
+clipped to the region above the hairline; longer styles add hair that falls straight down
+from the head's widest cross-section; curls displace the volume with fractal noise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..identity import IdentityParams
+from . import primitives as P
+from .anatomy import Anatomy, Layout
+from .noise import GradientNoise
+
+# style: (thickness, side boundary y, back boundary y, falls_to_y or None)
+_STYLE_SHELL = {
+    "bald": None,
+    "buzz": (0.0035, 0.035, -0.075),
+    "short": (0.012, 0.03, -0.085),
+    "medium": (0.016, 0.025, -0.09),
+    "long": (0.014, 0.025, -0.09),
+    "bun": (0.007, 0.03, -0.09),
+    "ponytail": (0.006, 0.03, -0.09),
+    "curly": (0.03, 0.0, -0.1),
+}
+
+
+class Hair:
+    """Signed distance of the hair surface (``inf`` for bald heads)."""
+
+    def __init__(self, params: IdentityParams, layout: Layout, anatomy: Anatomy):
+        self.style = params.hair_style
+        self.vol = params.hair_volume
+        self.length = params.hair_length
+        self.hairline = params.hairline
+        self.L = layout
+        self.anatomy = anatomy
+        self.noise = GradientNoise(params.texture_seed + 101)
+
+    def _boundary_y(self, p: np.ndarray, side_y: float, back_y: float) -> np.ndarray:
+        """Height of the hairline around the head: forehead in front, temples, nape at the back."""
+        c = self.L.cranium_center
+        q = p - c
+        cos_front = q[:, 2] / np.maximum(np.hypot(q[:, 0], q[:, 2]), 1e-9)
+        front_y = self.L.brow_y + 0.05 + 0.05 * self.hairline
+        front = np.clip(cos_front, 0.0, 1.0) ** 1.5
+        back = np.clip(-cos_front, 0.0, 1.0)
+        return side_y + (front_y - side_y) * front + (back_y - side_y) * back
+
+    def _hanging(self, p: np.ndarray, thickness: float, bottom_y: float, front_z: float) -> np.ndarray:
+        """Hair falling straight down from the head's widest cross-section to ``bottom_y``."""
+        c = self.L.cranium_center
+        flat = p.copy()
+        flat[:, 1] = c[1]
+        spread = 1.0 + 0.25 * np.clip((c[1] - p[:, 1]) / 0.4, 0.0, 1.0) * (0.4 + self.vol)
+        flat[:, 0] = c[0] + (p[:, 0] - c[0]) / spread
+        curtain = self.anatomy.cranium(flat) * np.minimum(spread, 1.0) - thickness
+        ragged = bottom_y + 0.02 * self.noise(p * [40.0, 0.0, 40.0])
+        curtain = P.smax(curtain, ragged - p[:, 1], 0.01)  # above the ragged ends
+        curtain = P.smax(curtain, p[:, 1] - c[1], 0.02)  # the shell covers the top
+        return P.smax(curtain, p[:, 2] - front_z, 0.015)  # keep the face free
+
+    def distance(self, p: np.ndarray) -> np.ndarray:
+        shell_spec = _STYLE_SHELL[self.style]
+        if shell_spec is None:
+            return np.full(len(p), np.inf)
+        thickness, side_y, back_y = shell_spec
+        if self.style in ("short", "medium", "long", "curly"):
+            thickness *= 0.75 + 0.6 * self.vol
+        scalp = self.anatomy.cranium(p)
+        if self.style == "curly":
+            scalp = scalp - 0.012 * self.noise.fbm(p * 28.0, octaves=2)
+        d = scalp - thickness
+        d = P.smax(d, self._boundary_y(p, side_y, back_y) - p[:, 1], 0.012)
+        c = self.L.cranium_center
+        if self.style == "long":
+            d = P.smin(d, self._hanging(p, thickness, -0.17 - 0.2 * self.length, -0.015), 0.03)
+        elif self.style == "medium":
+            d = P.smin(d, self._hanging(p, thickness, -0.08 - 0.08 * self.length, 0.0), 0.03)
+        elif self.style == "curly" and self.length > 0.5:
+            d = P.smin(d, self._hanging(p, thickness, -0.1 - 0.1 * self.length, 0.0)
+                       - 0.01 * self.noise.fbm(p * 28.0, octaves=2), 0.03)
+        elif self.style == "bun":
+            r = 0.042 + 0.015 * self.vol
+            top = 0.5 * self.length
+            center = c + np.array([0.0, 0.05 + 0.09 * top, -self.L.cranium_radii[2] - 0.01 + 0.06 * top])
+            d = P.smin(d, P.sphere(p, center, r), 0.02)
+        elif self.style == "ponytail":
+            tie = c + np.array([0.0, 0.02, -self.L.cranium_radii[2] - 0.012])
+            end = tie + np.array([0.0, -0.2 - 0.15 * self.length, -0.035])
+            tail = P.round_cone(p, tie + [0.0, 0.0, -0.012], end, 0.024 + 0.008 * self.vol, 0.01)
+            d = P.smin(d, P.sphere(p, tie, 0.018), 0.01)
+            d = P.smin(d, tail, 0.012)
+        return d
