@@ -65,7 +65,9 @@ class ModelConfig:
     ray_start: float = 2.1             # ray interval (camera radius 2.7, scene inside [-0.5, 0.5]^3)
     ray_end: float = 3.3
     box_warp: float = 1.0              # side of the cube the tri-planes span (centred at the origin)
-    background: tuple = (1.0, 1.0, 1.0)  # constant RGB in [0, 1] the rays are composited over
+    background_mode: str = "gradient"  # "gradient": vertical colour gradient (top/bottom RGB predicted from w,
+                                       # as the dataset's backdrop); "constant": the fixed ``background`` colour
+    background: tuple = (1.0, 1.0, 1.0)  # constant RGB in [0, 1] (background_mode "constant")
     depth_loss_min_weight: float = 0.5   # rays with weights_sum below this are excluded from the depth loss
     # --- super-resolution
     sr_channels: int = 32              # channels of the super-resolution blocks
@@ -80,6 +82,8 @@ class ModelConfig:
             raise UserError(f"unknown model variant {self.variant!r}; choose from {', '.join(VARIANTS)}")
         if self.plane_aggregation not in ("concat", "mean"):
             raise UserError(f"plane_aggregation must be 'concat' or 'mean', got {self.plane_aggregation!r}")
+        if self.background_mode not in ("gradient", "constant"):
+            raise UserError(f"background_mode must be 'gradient' or 'constant', got {self.background_mode!r}")
         if self.image_resolution < self.neural_resolution:
             raise UserError("image_resolution must be >= neural_resolution")
         if self.decoder_features < 3:

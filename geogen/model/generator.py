@@ -7,7 +7,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .field import TriplaneField
-from .layers import MappingNetwork, SynthesisNetwork
+from .layers import FullyConnected, MappingNetwork, SynthesisNetwork
 from .renderer import RaySampling, rays_from_labels, render_rays
 from .superres import SuperResolution
 
@@ -33,6 +33,8 @@ class Generator(nn.Module):
         bg = torch.zeros(cfg.decoder_features)
         bg[:3] = torch.tensor(cfg.background)
         self.register_buffer("background_features", bg)
+        if cfg.background_mode == "gradient":
+            self.background_net = FullyConnected(cfg.w_dim, 6)   # top and bottom RGB logits
 
     # --- β (SDF variants)
     @property
@@ -63,14 +65,29 @@ class Generator(nn.Module):
             planes = self.planes(ws)
         return self.query(planes, points)
 
-    def render(self, planes: torch.Tensor, c: torch.Tensor, resolution: int, randomize: bool | None = None) -> dict:
+    def background(self, ws: torch.Tensor, resolution: int) -> torch.Tensor:
+        """Background features per ray (B, R*R, F): RGB in the first 3 channels, zeros after.
+
+        "gradient": colour = (1 - a)·top + a·bottom with a = (row + 0.5) / R, top/bottom from w.
+        """
+        B, R = ws.shape[0], resolution
+        bg = self.background_features.expand(B, R * R, -1)
+        if self.cfg.background_mode == "constant":
+            return bg
+        top, bottom = torch.sigmoid(self.background_net(ws[:, -1])).reshape(B, 2, 1, 3).unbind(1)
+        a = ((torch.arange(R, device=ws.device, dtype=ws.dtype) + 0.5) / R).repeat_interleave(R).reshape(1, -1, 1)
+        rgb = (1 - a) * top + a * bottom                                   # (B, R*R, 3)
+        return torch.cat([rgb, bg[..., 3:]], dim=-1)
+
+    def render(self, planes: torch.Tensor, c: torch.Tensor, resolution: int, randomize: bool | None = None,
+               background: torch.Tensor | None = None) -> dict:
         """Volume-render the planes from cameras ``c`` at ``resolution``² (raw features, depth, weights)."""
         cfg = self.cfg
         origins, dirs = rays_from_labels(c, resolution)
         sampling = RaySampling(cfg.samples_coarse, cfg.samples_fine, cfg.ray_start, cfg.ray_end,
                                randomize=self.training if randomize is None else randomize)
         return render_rays(lambda p: self.field(planes, p), origins, dirs, sampling,
-                           background=self.background_features,
+                           background=self.background_features if background is None else background,
                            depth_loss_min_weight=cfg.depth_loss_min_weight if self.field.is_sdf else None)
 
     def synthesis(self, ws: torch.Tensor, c: torch.Tensor, noise_mode: str = "const",
@@ -82,7 +99,7 @@ class Generator(nn.Module):
         """
         h = neural_resolution or self.cfg.neural_resolution
         planes = self.planes(ws, noise_mode=noise_mode)
-        res = self.render(planes, c, h, randomize=randomize)
+        res = self.render(planes, c, h, randomize=randomize, background=self.background(ws, h))
         B = ws.shape[0]
 
         def to_image(x):  # (B, R, C) → (B, C, h, h)

@@ -8,7 +8,7 @@ Compositing (Eq. 3): w_i = T_i (1 - exp(-σ_i δ_i)), T_i = exp(-Σ_{j<i} σ_j �
 (the last interval ends at ray_end). Depth (Eq. 4) is Σ w_i t_i, reported normalised by the weight
 sum Σ w_i (EG3D's convention): for a ray that hits an opaque surface Σ w_i = 1 and the two agree;
 for a partly transparent ray the normalised depth stays on the surface instead of being pulled
-toward the camera. Features are composited over a constant background: F = Σ w_i f_i + (1 - Σ w_i) f_bg.
+toward the camera. Features are composited over a background (per ray or constant): F = Σ w_i f_i + (1 - Σ w_i) f_bg.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def render_rays(field_fn: FieldFn, origins: torch.Tensor, dirs: torch.Tensor, sa
                 background: torch.Tensor | None = None, depth_loss_min_weight: float | None = None) -> dict:
     """Render rays (B, R, 3) through ``field_fn``.
 
-    Returns "features" (B,R,F) composited over ``background`` (F,) if given, "depth" (B,R,1),
+    Returns "features" (B,R,F) composited over ``background`` ((F,) or (B,R,F)) if given, "depth" (B,R,1),
     "weights_sum" (B,R,1) and, when the field has an "sdf" and ``depth_loss_min_weight`` is set,
     "sdf_depth_loss": Eq. 6, the mean |s(o + d(r) d)| over rays with weights_sum > the threshold.
     """
