@@ -91,7 +91,7 @@ def load_state(module: torch.nn.Module, state: dict, what: str) -> None:
     except (RuntimeError, KeyError, TypeError) as exc:
         first = str(exc).strip().splitlines()
         detail = " ".join(ln.strip() for ln in first[:2])[:200]
-        raise UserError(f"{what} does not match this version of the model ({detail})") from None
+        raise UserError(f"{what} do not match this version of the model ({detail}); retrain or use the geogen release that wrote the file") from None
 
 
 def build_generator(obj: dict, key: str = "G_ema"):

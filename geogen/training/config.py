@@ -28,7 +28,6 @@ class TrainConfig:
     seed: int = 0                      # every random choice of the run derives from it (and the rank)
     xflip: bool = True                 # add x-mirrored copies of every image with the mirrored camera label
     workers: int = 0                   # DataLoader worker processes (0: load in the training process)
-    threads: int = 0                   # torch CPU threads per process (0: leave torch's default)
     loss: LossConfig = field(default_factory=LossConfig)
 
     def __post_init__(self):

@@ -158,8 +158,6 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig, snap: dict | 
     out_dir = Path(out_dir)
     if ctx.is_main:
         ensure_writable_dir(out_dir)
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
     model_cfg = ModelConfig.from_dict(snap["model_config"]) if snap else model_config(cfg.preset, cfg.variant)
     dataset = ImageLabelDataset(data, model_cfg.image_resolution, xflip=cfg.xflip)
     trainer = Trainer(cfg, model_cfg, dataset, ctx)

@@ -1,0 +1,1 @@
+"""Command-line entry points: ``geogen-train`` (train.py) and ``geogen-gen`` (generate.py)."""

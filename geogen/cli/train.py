@@ -1,0 +1,65 @@
+"""``geogen-train``: train GeoGen (or the EG3D / no-depth-loss baselines) on an EG3D-style dataset.
+
+Single process::
+
+    geogen-train --data D --variant geogen --preset tiny --out runs/x --kimg 30
+
+Data-parallel (CPU: gloo; GPUs: nccl), same arguments::
+
+    torchrun --nproc_per_node 2 -m geogen.cli.train --data D --preset tiny --out runs/x
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from geogen.common.errors import UserError, run_cli
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
+                  help="Train GeoGen / EG3D on an EG3D-style dataset (dataset.json + images).")
+
+
+@app.command()
+def train_command(
+    data: Path = typer.Option(..., "--data", help="dataset folder or .zip with dataset.json (EG3D layout)"),
+    out: Path = typer.Option(..., "--out", help="run folder: snapshots, geogen.pkl, samples, TensorBoard logs"),
+    variant: str = typer.Option("geogen", help="geogen | geogen-nodepth | eg3d"),
+    preset: str = typer.Option("tiny", help="tiny | small | paper (model size and schedules)"),
+    kimg: Optional[float] = typer.Option(None, help="train until this many thousand real images (default: preset)"),
+    seed: Optional[int] = typer.Option(None, help="seed of every random choice (default 0)"),
+    resume: Optional[str] = typer.Option(None, help="'auto' = continue from --out's latest snapshot, or a snapshot path"),
+    set_: List[str] = typer.Option([], "--set", help="override a config field, e.g. --set loss.r1_gamma=2 "
+                                                      "--set snapshot_kimg=1 (repeatable)"),
+    threads: int = typer.Option(0, help="torch CPU threads per process (0 = torch's default)"),
+    progress: bool = typer.Option(True, help="show the progress bar"),
+) -> None:
+    """Train a model; writes snapshot-<kimg>.pt periodically and geogen.pkl at the end."""
+    import torch
+
+    from geogen.training.distributed import init_distributed, shutdown
+    from geogen.training.run import prepare_run, train
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    ctx = init_distributed()
+    try:
+        cfg, snap = prepare_run(preset, variant, out, resume, kimg=kimg, seed=seed, overrides=set_)
+        if snap is not None and ctx.is_main:
+            print(f"resuming from {snap['_path']} at kimg {snap['progress']['nimg'] / 1000:.3f}")
+        model_file = train(data, out, cfg, snap, ctx=ctx, progress_bar=progress)
+        if ctx.is_main:
+            print(f"done: {model_file} (kimg {cfg.kimg:g}); sample it with: geogen-gen --model {model_file} "
+                  f"--seeds 0-7 --out {Path(out) / 'samples'}")
+    finally:
+        shutdown(ctx)
+
+
+def main() -> None:
+    run_cli(lambda: app())
+
+
+if __name__ == "__main__":
+    main()
