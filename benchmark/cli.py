@@ -53,6 +53,46 @@ def score(meshes: Path = typer.Option(..., help="folder of predicted meshes name
 
 
 @app.command()
+def run(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot, safe format)"),
+        data: Path = typer.Option(..., help="dataset folder (manifest.json with a test split)"),
+        out: Path = typer.Option(Path("results.json"), help="results JSON (CSV/pictures/records beside it)"),
+        gt: str = typer.Option("exact", help=GT_HELP),
+        method: Optional[str] = typer.Option(None, help="leaderboard name (default: model file name + variant)"),
+        limit: Optional[int] = typer.Option(None, help="only the first N test identities"),
+        preset: str = typer.Option("paper", help="PTI preset: paper (450+350 steps), small, tiny"),
+        steps_w: Optional[int] = typer.Option(None, help="W-space inversion steps (overrides the preset)"),
+        steps_g: Optional[int] = typer.Option(None, help="pivotal-tuning steps (overrides the preset)"),
+        lr_w: Optional[float] = typer.Option(None, help="peak learning rate of w"),
+        lr_g: Optional[float] = typer.Option(None, help="generator learning rate while tuning"),
+        views: int = typer.Option(1, help="input views inverted together per identity"),
+        view_seed: int = typer.Option(0, help="seed of the input-view choice"),
+        mesh_resolution: int = typer.Option(128, help="marching-cubes grid resolution"),
+        inception_weights: Optional[Path] = typer.Option(None, help="Inception-v3 2015-12-05 weights for FID/KID"),
+        points: int = typer.Option(100_000, help="points sampled per surface"),
+        emd_points: int = typer.Option(2_048, help="subsample size of the exact EMD"),
+        margin: float = typer.Option(0.05, help="crop margin around the GT box (normalised units)"),
+        seed: int = typer.Option(0, help="sampling seed"),
+        pictures: bool = typer.Option(True, help="write a picture per sample"),
+        progress: bool = typer.Option(True, help="show a progress bar")) -> None:
+    """Invert every test identity with PTI (known camera), extract its mesh and score it."""
+    from dataclasses import replace
+
+    from .pti import PTI_PRESETS
+    from .run import RunSettings, run_benchmark
+
+    if preset not in PTI_PRESETS:
+        raise UserError(f"unknown PTI preset {preset!r}; choose from {', '.join(PTI_PRESETS)}")
+    overrides = {k: v for k, v in dict(steps_w=steps_w, steps_g=steps_g, lr_w=lr_w, lr_g=lr_g).items()
+                 if v is not None}
+    pti = replace(PTI_PRESETS[preset], **overrides)
+    result = run_benchmark(model, data, out, _protocol(gt, points, emd_points, margin, seed), pti,
+                           RunSettings(views=views, seed=view_seed, mesh_resolution=mesh_resolution),
+                           method=method, limit=limit, inception_weights=inception_weights,
+                           pictures=pictures, progress=progress)
+    _summary_line(result, out)
+
+
+@app.command()
 def leaderboard(results: Path = typer.Option(..., help="folder searched recursively for result JSON files"),
                 csv: Optional[Path] = typer.Option(None, help="write the leaderboard CSV here"),
                 md: Optional[Path] = typer.Option(None, help="write a Markdown leaderboard here"),

@@ -1,0 +1,137 @@
+"""Model adapters: the small surface the benchmark needs from any image-to-3D model.
+
+    invert(images, cameras) -> state     fit the model to one identity's input view(s)
+    mesh(state) -> (V, F)                its surface, world coordinates
+    render(state, camera) -> image       RGB uint8 H×W×3 from any camera
+
+``load_adapter`` opens a model file in the safe format (geogen.training.checkpoint; read with
+``torch.load(weights_only=True)``, never executing code) and picks the adapter from its config:
+``{"kind": "dummy-sphere", ...}`` → :class:`DummySphereAdapter`, anything else → the GeoGen
+generator with PTI (:class:`GeoGenAdapter`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol as TypingProtocol
+
+import numpy as np
+import trimesh
+from PIL import Image
+
+from geogen.common.cameras import Camera
+from geogen.common.errors import UserError
+
+from .pictures import raycast_shaded
+from .pti import ImageLoss, PTIConfig, invert
+
+
+class ModelAdapter(TypingProtocol):
+    def describe(self) -> dict: ...
+    def invert(self, images: list[np.ndarray], cameras: list[Camera]) -> Any: ...
+    def mesh(self, state: Any) -> tuple[np.ndarray, np.ndarray]: ...
+    def render(self, state: Any, camera: Camera) -> np.ndarray: ...
+
+
+@dataclass
+class DummySphereAdapter:
+    """A fixed sphere (for tests and as a trivial baseline); "inversion" takes the mean
+    foreground colour of the input images, so render() depends on the input."""
+
+    radius: float = 0.2
+    centre: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def describe(self) -> dict:
+        return {"kind": "dummy-sphere", "radius": self.radius, "centre": list(self.centre)}
+
+    def invert(self, images, cameras):
+        pixels = np.concatenate([np.asarray(im, dtype=np.float64).reshape(-1, 3) for im in images])
+        fg = pixels[pixels.sum(axis=1) < 3 * 250]  # background of the dataset renders is light
+        colour = (fg.mean(axis=0) if len(fg) else pixels.mean(axis=0)) / 255.0
+        return {"colour": tuple(float(c) for c in colour)}
+
+    def mesh(self, state):
+        m = trimesh.creation.icosphere(subdivisions=4, radius=self.radius)
+        return np.asarray(m.vertices) + np.asarray(self.centre), np.asarray(m.faces)
+
+    def render(self, state, camera):
+        v, f = self.mesh(state)
+        return raycast_shaded(v, f, camera, colour=state["colour"])
+
+
+class GeoGenAdapter:
+    """The GeoGen (or EG3D-baseline) generator, inverted with PTI using the known cameras."""
+
+    def __init__(self, G, cfg, meta: dict, pti: PTIConfig, mesh_resolution: int = 128, lpips_model=None):
+        self.G, self.cfg, self.meta, self.pti = G, cfg, meta, pti
+        self.mesh_resolution = mesh_resolution
+        self.loss = ImageLoss(lpips_model)
+
+    def describe(self) -> dict:
+        return {"kind": "geogen", "variant": self.cfg.variant, "model_config": self.cfg.to_dict(),
+                "inversion": {"method": "pti", "loss": self.loss.name, **self.pti.to_dict()},
+                "mesh_resolution": self.mesh_resolution}
+
+    def _label(self, camera: Camera):
+        import torch
+
+        return torch.tensor([camera.label()], dtype=torch.float32)
+
+    def invert(self, images, cameras):
+        import torch
+
+        res = self.cfg.image_resolution
+        targets = []
+        for im in images:
+            im = Image.fromarray(np.asarray(im, dtype=np.uint8)).convert("RGB")
+            if im.size != (res, res):
+                im = im.resize((res, res), Image.LANCZOS)
+            targets.append(torch.from_numpy(np.asarray(im, dtype=np.float32) / 127.5 - 1.0).permute(2, 0, 1))
+        cams = torch.cat([self._label(c) for c in cameras])
+        G, ws, log = invert(self.G, torch.stack(targets), cams, self.pti, self.loss)
+        return {"G": G, "ws": ws, "final_loss_w": log["loss_w"][-1] if log["loss_w"] else None,
+                "final_loss_g": log["loss_g"][-1] if log["loss_g"] else None}
+
+    def mesh(self, state):
+        from geogen.model.mesh import extract_mesh
+
+        return extract_mesh(state["G"], state["ws"], resolution=self.mesh_resolution)
+
+    def render(self, state, camera):
+        import torch
+
+        with torch.no_grad():
+            img = state["G"].synthesis(state["ws"], self._label(camera))["image"][0]
+        arr = ((img.permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).round().byte().numpy()
+        if arr.shape[:2] != (camera.height, camera.width):
+            arr = np.asarray(Image.fromarray(arr).resize((camera.width, camera.height), Image.LANCZOS))
+        return arr
+
+
+def load_adapter(path: str | Path, pti: PTIConfig, mesh_resolution: int = 128, lpips_model=None) -> ModelAdapter:
+    """Open a model file safely and wrap it in the adapter its config names."""
+    from geogen.training.checkpoint import build_generator, load_file
+
+    obj = load_file(path, "model file")
+    cfg = obj.get("model_config")
+    if not isinstance(cfg, dict):
+        raise UserError(f"model file {path} has no model_config; it is not a GeoGen model file")
+    if cfg.get("kind") == "dummy-sphere":
+        try:
+            return DummySphereAdapter(radius=float(cfg.get("radius", 0.2)),
+                                      centre=tuple(float(x) for x in cfg.get("centre", (0.0, 0.0, 0.0))))
+        except (TypeError, ValueError):
+            raise UserError(f"model file {path}: dummy-sphere radius/centre must be numbers") from None
+    G, mcfg = build_generator(obj)
+    meta = dict(obj.get("meta", {}))
+    return GeoGenAdapter(G, mcfg, meta, pti, mesh_resolution=mesh_resolution, lpips_model=lpips_model)
+
+
+def save_dummy_model(path: str | Path, radius: float = 0.2, centre=(0.0, 0.0, 0.0)) -> Path:
+    """Write a dummy-sphere model file in the same safe format as real model files."""
+    from geogen.training.checkpoint import save_file
+
+    return save_file(path, {"model_config": {"kind": "dummy-sphere", "radius": float(radius),
+                                             "centre": [float(c) for c in centre]},
+                            "G_ema": {}, "meta": {"note": "benchmark test model: a fixed sphere"}}, kind="model")
