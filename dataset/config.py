@@ -134,7 +134,7 @@ PRESETS: dict[str, DatasetConfig] = {
 def make_config(preset: str, **overrides: Any) -> DatasetConfig:
     """Preset ``preset`` with non-None ``overrides`` applied, validated (UserError on bad input)."""
     if preset not in PRESETS:
-        close = difflib.get_close_matches(preset, list(PRESETS), n=1)
+        close = difflib.get_close_matches(preset, list(PRESETS), n=1, cutoff=0.5)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise UserError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)}){hint}")
     changes = {k: v for k, v in overrides.items() if v is not None}

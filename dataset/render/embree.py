@@ -24,6 +24,8 @@ from .lighting import Lighting
 
 _EPS = 5e-4  # ray-origin offset along the geometric normal (scene units; grid cells are ~5e-3)
 _WRAP = 0.15  # wrap-diffuse amount: softens the terminator like light scattering under skin
+_F0 = 0.04  # normal-incidence reflectance of dielectrics (skin, hair, cloth)
+_SPEC_SCALE = 2.5  # Material.specular = 1 gives a reflectance of 0.1 at normal incidence
 # Rotated-grid 2x2 supersampling pattern (pixel units, relative to the pixel centre).
 _RGSS = np.array([[-0.375, -0.125], [0.125, -0.375], [0.375, 0.125], [-0.125, 0.375]])
 
@@ -58,7 +60,17 @@ class RayTracer:
                               np.ascontiguousarray(dirs, dtype=np.float32), output=1)
         prim = res["primID"].astype(np.int64)
         hit = prim >= 0
-        return hit, res["tfar"].astype(np.float64), prim, res["u"].astype(np.float64), res["v"].astype(np.float64)
+        t = res["tfar"].astype(np.float64)
+        # Embree works in float32; refine t in float64 on the hit triangle's plane (exact depth).
+        tri = self.vertices[self.faces[prim[hit]]]
+        normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        denom = np.sum(np.asarray(dirs, dtype=np.float64)[hit] * normal, axis=1)
+        ok = np.abs(denom) > 1e-12
+        num = np.sum((tri[:, 0] - np.asarray(origins, dtype=np.float64)[hit]) * normal, axis=1)
+        t_hit = t[hit]
+        t_hit[ok] = num[ok] / denom[ok]
+        t[hit] = t_hit
+        return hit, t, prim, res["u"].astype(np.float64), res["v"].astype(np.float64)
 
     def occluded(self, origins: np.ndarray, dirs: np.ndarray, max_dist: float | None = None) -> np.ndarray:
         """True where a ray hits the mesh (within ``max_dist`` if given)."""
@@ -181,7 +193,9 @@ def shade(tracer: RayTracer, scene: SceneModel, points: np.ndarray, prim: np.nda
         half = _normalize(direction + view)
         n_dot_h = np.clip(np.sum(n * half, axis=1), 0.0, 1.0)
         blinn = (exponent + 8.0) / (8.0 * np.pi) * n_dot_h**exponent * np.clip(n @ direction, 0.0, None)
-        radiance = albedo * diffuse[:, None] + (spec * blinn)[:, None]
+        v_dot_h = np.clip(np.sum(view * half, axis=1), 0.0, 1.0)
+        fresnel = _F0 + (1.0 - _F0) * (1.0 - v_dot_h) ** 5  # Schlick
+        radiance = albedo * diffuse[:, None] + (spec * _SPEC_SCALE * fresnel * blinn)[:, None]
         return radiance * (np.asarray(colour) * visibility[:, None])
 
     out = light(key_dir, lighting.key_color, vis)
@@ -189,8 +203,8 @@ def shade(tracer: RayTracer, scene: SceneModel, points: np.ndarray, prim: np.nda
     up = 0.5 + 0.5 * n[:, 1]
     env = up[:, None] * np.asarray(lighting.sky_color) + (1.0 - up)[:, None] * np.asarray(lighting.ground_color)
     n_dot_v = np.clip(np.sum(n * view, axis=1), 0.0, 1.0)
-    fresnel = 0.04 + 0.96 * (1.0 - n_dot_v) ** 5
-    out += (albedo * env + (spec * fresnel)[:, None] * np.asarray(lighting.sky_color)) * ao[:, None]
+    fresnel = _F0 + (1.0 - _F0) * (1.0 - n_dot_v) ** 5
+    out += (albedo * env + (spec * _SPEC_SCALE * fresnel)[:, None] * np.asarray(lighting.sky_color)) * ao[:, None]
     return out
 
 
