@@ -26,6 +26,13 @@ def _block_centers(origin: np.ndarray, spacing: float, block: int, index: np.nda
     return origin + (index.astype(np.float64) + 0.5) * block * spacing
 
 
+def _upsample(a: np.ndarray, factor: int) -> np.ndarray:
+    """Repeat every element of a 3D array ``factor`` times along each axis."""
+    n = a.shape[0]
+    return np.broadcast_to(a[:, None, :, None, :, None],
+                           (n, factor, n, factor, n, factor)).reshape(n * factor, n * factor, n * factor)
+
+
 def sample_grid(scene: SceneModel, resolution: int, pad_cells: int = 2) -> tuple[np.ndarray, np.ndarray, float]:
     """Narrow-band SDF samples on a vertex grid over ``scene.bounds`` (padded by ``pad_cells``).
 
@@ -51,8 +58,8 @@ def sample_grid(scene: SceneModel, resolution: int, pad_cells: int = 2) -> tuple
     for sub in LEVELS[1:]:
         ratio = block // sub
         nb_sub = n // sub
-        vals = np.repeat(np.repeat(np.repeat(vals, ratio, 0), ratio, 1), ratio, 2)
-        act_sub = np.repeat(np.repeat(np.repeat(active, ratio, 0), ratio, 1), ratio, 2)
+        vals = _upsample(vals, ratio)
+        act_sub = _upsample(active, ratio)
         idx = np.argwhere(act_sub)
         if len(idx):
             vals[tuple(idx.T)] = scene.sdf(_block_centers(origin, spacing, sub, idx))
@@ -60,19 +67,20 @@ def sample_grid(scene: SceneModel, resolution: int, pad_cells: int = 2) -> tuple
         block = sub
         assert vals.shape == (nb_sub,) * 3
 
-    # fine vertices: inherit the finest block value, exact where a touching block is active
+    # fine vertices: inherit the finest block value, exact where a touching cell's block is active
     nb = n // block
-    block_of_vertex = np.minimum(np.arange(n + 1) // block, nb - 1)
-    values = vals[np.ix_(block_of_vertex, block_of_vertex, block_of_vertex)]
-    padded = np.zeros((nb + 2,) * 3, dtype=bool)
-    padded[1:-1, 1:-1, 1:-1] = active
-    b0 = np.floor_divide(np.arange(n + 1) - 1, block) + 1  # block below/left of a vertex (+1 pad)
-    b1 = np.minimum(np.arange(n + 1) // block, nb) + 1  # block above/right of a vertex (+1 pad)
+    values = np.empty((n + 1,) * 3)
+    values[:n, :n, :n] = _upsample(vals, block)
+    values[n, :, :] = values[n - 1, :, :]
+    values[:, n, :] = values[:, n - 1, :]
+    values[:, :, n] = values[:, :, n - 1]
+    cell_active = np.zeros((n + 2,) * 3, dtype=bool)  # one cell of padding on each side
+    cell_active[1:-1, 1:-1, 1:-1] = _upsample(active, block)
     need = np.zeros((n + 1,) * 3, dtype=bool)
-    for bx in (b0, b1):
-        for by in (b0, b1):
-            for bz in (b0, b1):
-                need |= padded[np.ix_(bx, by, bz)]
+    for dx in (0, 1):  # a vertex (i, j, k) touches cells (i-1..i, j-1..j, k-1..k)
+        for dy in (0, 1):
+            for dz in (0, 1):
+                need |= cell_active[dx:dx + n + 1, dy:dy + n + 1, dz:dz + n + 1]
     ii = np.nonzero(need)
     values[ii] = scene.sdf(origin + spacing * np.stack(ii, axis=1).astype(np.float64))
     values[values == 0.0] = 1e-9  # exact zeros make degenerate triangles

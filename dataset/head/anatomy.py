@@ -47,33 +47,35 @@ def _mirror(p) -> np.ndarray:
 
 
 def make_layout(params: IdentityParams) -> Layout:
+    """Place the features with adult proportions: eyes at half the chin-to-crown height,
+    brow-to-nose-base and nose-base-to-chin about one third of the face each."""
     s = params.shape
     fl, fw = s["face_length"], s["face_width"]
     eye_r = 0.0205 * s["eye_size"]
-    eye_y = 0.004 + 0.007 * s["eye_height"]
-    eye_x = 0.051 * s["eye_spacing"]
-    eye_z = 0.113 - 0.008 * s["eye_depth"]
-    nose_len = 0.066 * s["nose_length"] * fl
-    mouth_y = eye_y - 0.108 * fl + 0.007 * s["mouth_height"]
-    chin_y = eye_y - 0.19 * fl - 0.012 * (s["chin_length"] - 1.0)
-    neck_r = 0.072 * s["neck_width"]
-    shoulder_y = -0.345 - 0.02 * (s["neck_length"] - 1.0) / 0.1 - 0.012 * s["shoulder_slope"]
+    eye_y = 0.0 + 0.008 * s["eye_height"]
+    eye_x = 0.054 * s["eye_spacing"]
+    eye_z = 0.111 - 0.008 * s["eye_depth"]
+    nose_len = 0.062 * s["nose_length"] * fl
+    mouth_y = eye_y - 0.112 * fl + 0.007 * s["mouth_height"]
+    chin_y = eye_y - 0.178 * fl - 0.012 * (s["chin_length"] - 1.0) / 0.2
+    neck_r = 0.08 * s["neck_width"]
+    shoulder_y = -0.31 - 0.02 * (s["neck_length"] - 1.0) / 0.1 - 0.012 * s["shoulder_slope"]
     return Layout(
-        cranium_center=np.array([0.0, 0.035, -0.022]),
+        cranium_center=np.array([0.0, 0.045, -0.022]),
         cranium_radii=np.array([s["cranium_width"], s["cranium_height"], s["cranium_depth"]]),
         eye_centers=_mirror([eye_x, eye_y, eye_z]),
         eye_radius=eye_r,
         iris_radius=0.0062 * s["eye_size"],
-        brow_y=eye_y + 0.03,
-        nose_root=np.array([0.0, eye_y + 0.004, 0.132]),
-        nose_tip=np.array([0.0, eye_y - nose_len, 0.182 + 0.014 * (s["nose_projection"] - 1.0) / 0.15]),
-        mouth_center=np.array([0.0, mouth_y, 0.152]),
-        mouth_half_width=0.025 * s["lip_width"],
-        chin=np.array([0.0, chin_y, 0.108 + 0.014 * s["chin_protrusion"]]),
-        jaw_angles=_mirror([0.086 * s["jaw_width"] * fw, eye_y - 0.125 * fl + 0.01 * s["jaw_squareness"], -0.012]),
-        cheek_centers=_mirror([0.066 * fw, eye_y - 0.038, 0.088]),
-        ear_centers=_mirror([s["cranium_width"] - 0.006, eye_y - 0.018 + 0.008 * s["ear_height"], -0.028]),
-        neck_top=np.array([0.0, -0.06, -0.035]),
+        brow_y=eye_y + 0.032,
+        nose_root=np.array([0.0, eye_y + 0.012, 0.136]),
+        nose_tip=np.array([0.0, eye_y - nose_len, 0.183 + 0.012 * (s["nose_projection"] - 1.0) / 0.15]),
+        mouth_center=np.array([0.0, mouth_y, 0.150]),
+        mouth_half_width=0.036 * s["lip_width"],
+        chin=np.array([0.0, chin_y, 0.118 + 0.014 * s["chin_protrusion"]]),
+        jaw_angles=_mirror([0.086 * s["jaw_width"] * fw, eye_y - 0.098 * fl - 0.012 * s["jaw_squareness"], -0.01]),
+        cheek_centers=_mirror([0.07 * fw, eye_y - 0.032, 0.085]),
+        ear_centers=_mirror([s["cranium_width"] - 0.004, eye_y - 0.024 + 0.008 * s["ear_height"], -0.032]),
+        neck_top=np.array([0.0, -0.07, -0.03]),
         neck_base=np.array([0.0, shoulder_y - 0.02, -0.02]),
         neck_radius=neck_r,
         shoulder_tips=_mirror([0.335 * s["shoulder_width"], shoulder_y - 0.035 - 0.03 * s["shoulder_slope"], -0.03]),
@@ -103,28 +105,29 @@ class Anatomy:
         L, s = self.L, self.s
         fl, fw = s["face_length"], s["face_width"]
         ey = L.eye_centers[0, 1]
-        mid = P.ellipsoid(p, [0.0, ey - 0.05 * fl, 0.035], [0.104 * fw, 0.115 * fl, 0.112])
-        # lower face: jaw line from each jaw angle to the chin, filled by a muzzle ellipsoid
-        jaw_r = 0.022 + 0.012 * s["jaw_squareness"]
-        jaw = np.minimum(P.round_cone(p, L.jaw_angles[0], L.chin + [-0.02, 0.01, -0.02], jaw_r, 0.02),
-                         P.round_cone(p, L.jaw_angles[1], L.chin + [0.02, 0.01, -0.02], jaw_r, 0.02))
-        chin = P.ellipsoid(p, L.chin + [0.0, 0.006, -0.018],
-                           [0.032 * s["chin_width"], 0.026 * s["chin_length"], 0.03])
-        muzzle = P.ellipsoid(p, [0.0, L.mouth_center[1] + 0.004, 0.075],
-                             [0.058, 0.055 * fl, 0.075])
-        lower = P.smin(P.smin(jaw, chin, 0.03), muzzle, 0.03)
-        d = P.smin(mid, lower, 0.035)
+        d = P.ellipsoid(p, [0.0, ey - 0.035, 0.025], [0.112 * fw, 0.12 * fl, 0.118])
+        # mandible: a jaw line from each angle to the chin, the chin, and the dental arch
+        jaw_r = 0.015 + 0.009 * s["jaw_squareness"]
+        cw = s["chin_width"]
+        jaw = np.full(len(p), np.inf)
+        for g in L.jaw_angles:
+            end = L.chin + [np.sign(g[0]) * 0.026 * cw, 0.006, -0.022]
+            jaw = np.minimum(jaw, P.round_cone(p, g, end, jaw_r, 0.017))
+        chin = P.ellipsoid(p, L.chin + [0.0, 0.004, -0.02], [0.03 * cw, 0.022 * s["chin_length"], 0.022])
+        arch = P.ellipsoid(p, [0.0, L.mouth_center[1] + 0.008, 0.08], [0.05, 0.05 * fl, 0.07])
+        lower = P.smin(P.smin(jaw, chin, 0.03), arch, 0.03)
+        d = P.smin(d, lower, 0.04)
         # cheekbones and cheeks
-        cb = 0.018 + 0.01 * s["cheekbones"]
+        cb = 0.016 + 0.009 * s["cheekbones"]
+        full = 0.03 + 0.01 * s["cheek_fullness"]
         for c in L.cheek_centers:
-            d = P.smin(d, P.ellipsoid(p, c + [0.0, 0.012, -0.006], [0.036, cb, 0.03]), 0.02)
-            full = 0.03 + 0.01 * s["cheek_fullness"]
-            d = P.smin(d, P.ellipsoid(p, c + [-0.004 * np.sign(c[0]), -0.03, -0.004], [0.036, full, 0.03]), 0.025)
+            d = P.smin(d, P.ellipsoid(p, c + [0.004 * np.sign(c[0]), 0.006, -0.012], [0.036, cb, 0.03]), 0.02)
+            d = P.smin(d, P.ellipsoid(p, [c[0] * 0.82, L.mouth_center[1] + 0.022, 0.07], [full, full, 0.035]), 0.03)
         # brow ridge above each eye
-        br = 0.012 + 0.008 * s["brow_ridge"]
+        br = 0.011 + 0.006 * s["brow_ridge"]
         for e in L.eye_centers:
-            d = P.smin(d, P.ellipsoid(p, [e[0] * 0.9, L.brow_y - 0.006, e[2] + 0.012 + 0.004 * s["brow_ridge"]],
-                                      [0.04, br, 0.022], P.rotation(roll=0.12 * np.sign(e[0]))), 0.02)
+            center = [e[0] * 0.85, L.brow_y - 0.003, e[2] + 0.022 + 0.005 * s["brow_ridge"]]
+            d = P.smin(d, P.ellipsoid(p, center, [0.038, br, 0.018], P.rotation(roll=0.12 * np.sign(e[0]))), 0.02)
         return d
 
     def eye_region(self, d: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -132,38 +135,37 @@ class Anatomy:
         L = self.L
         r = L.eye_radius
         for e in L.eye_centers:
-            socket = P.ellipsoid(p, e + [0.0, 0.002, 0.012], [r * 1.45, r * 1.05, r * 1.3])
+            socket = P.ellipsoid(p, e + [0.0, 0.002, 0.014], [r * 1.5, r * 1.12, r * 1.2])
             d = P.smax(d, -socket, 0.008)
-            lid = P.ellipsoid(p, e, [r + 0.0032, r + 0.0032, r + 0.0032])
-            upper = P.smax(lid, -(p[:, 1] - (e[1] + 0.0045)) + 0.0 * p[:, 0], 0.002)
-            lower = P.smax(lid, (p[:, 1] - (e[1] - 0.0075)), 0.002)
+            lid = P.sphere(p, e, r + 0.004)
+            upper = P.smax(lid, e[1] + 0.006 - p[:, 1], 0.003)
+            lower = P.smax(lid, p[:, 1] - (e[1] - 0.0075), 0.003)
             d = P.smin(d, np.minimum(upper, lower), 0.006)
         return d
 
     def nose(self, p: np.ndarray) -> np.ndarray:
         L, s = self.L, self.s
-        tilt = 0.006 * s["nose_tilt"]
-        tip = L.nose_tip + [0.0, tilt, 0.0]
-        bridge_r = 0.007 + 0.004 * s["nose_bridge"]
-        root = L.nose_root + [0.0, 0.0, 0.002 * s["nose_bridge"]]
-        d = P.round_cone(p, root, tip + [0.0, 0.008, -0.01], bridge_r, 0.011)
-        d = P.smin(d, P.sphere(p, tip + [0.0, 0.0, -0.004], 0.0125 * s["nose_tip"]), 0.01)
+        tip = L.nose_tip + [0.0, 0.006 * s["nose_tilt"], 0.0]
+        bridge_r = 0.008 + 0.004 * s["nose_bridge"]
+        root = L.nose_root + [0.0, 0.0, 0.003 * s["nose_bridge"]]
+        d = P.round_cone(p, root, tip + [0.0, 0.008, -0.014], bridge_r, 0.011)
+        d = P.smin(d, P.sphere(p, tip + [0.0, 0.0, -0.0125], 0.0125 * s["nose_tip"]), 0.014)
         nw = s["nose_width"]
         for sx in (-1.0, 1.0):
-            ala = P.ellipsoid(p, [sx * 0.0145 * nw, tip[1] - 0.002, tip[2] - 0.022],
-                              [0.010 * nw, 0.0085, 0.011])
-            d = P.smin(d, ala, 0.008)
-        # nostrils: small hollows under the tip
-        for sx in (-1.0, 1.0):
-            hole = P.ellipsoid(p, [sx * 0.0075 * nw, tip[1] - 0.0125, tip[2] - 0.012], [0.0045 * nw, 0.003, 0.006])
-            d = P.smax(d, -hole, 0.002)
+            ala = P.ellipsoid(p, [sx * 0.019 * nw, tip[1] - 0.004, tip[2] - 0.03], [0.013 * nw, 0.012, 0.015])
+            d = P.smin(d, ala, 0.014)
+        for sx in (-1.0, 1.0):  # nostrils: hollows under the tip
+            hole = P.ellipsoid(p, [sx * 0.009 * nw, tip[1] - 0.017, tip[2] - 0.02], [0.006 * nw, 0.0045, 0.009])
+            d = P.smax(d, -hole, 0.003)
         return d
 
     def lips(self, p: np.ndarray) -> np.ndarray:
         L, s = self.L, self.s
         m, w, f = L.mouth_center, L.mouth_half_width, s["lip_fullness"]
-        upper = P.ellipsoid(p, m + [0.0, 0.0055, -0.006], [w, 0.0058 * f, 0.011 * f])
-        lower = P.ellipsoid(p, m + [0.0, -0.0065, -0.008], [w * 0.9, 0.0068 * f, 0.011 * f])
+        bent = p.copy()
+        bent[:, 2] += 10.0 * p[:, 0] ** 2  # lips follow the curve of the dental arch
+        upper = P.ellipsoid(bent, m + [0.0, 0.006, -0.009], [w, 0.0075 * f, 0.013 * f])
+        lower = P.ellipsoid(bent, m + [0.0, -0.008, -0.011], [w * 0.85, 0.009 * f, 0.013 * f])
         return P.smin(upper, lower, 0.004)
 
     def ears(self, p: np.ndarray) -> np.ndarray:
@@ -173,12 +175,12 @@ class Anatomy:
         out = np.full(len(p), np.inf)
         for c in L.ear_centers:
             sx = np.sign(c[0])
-            rot = P.rotation(yaw=-sx * angle, roll=sx * 0.1)
-            shell = P.ellipsoid(p, c + [sx * 0.006, 0.0, 0.0], [0.009, 0.031 * size, 0.019 * size], rot)
-            lobe = P.ellipsoid(p, c + [sx * 0.006, -0.024 * size, 0.004], [0.007, 0.011 * size, 0.009 * size], rot)
-            ear = P.smin(shell, lobe, 0.006)
-            bowl = P.ellipsoid(p, c + [sx * 0.016, 0.002, 0.002], [0.008, 0.021 * size, 0.012 * size], rot)
-            ear = P.smax(ear, -bowl, 0.003)
+            rot = P.rotation(yaw=-sx * angle, roll=sx * 0.12)
+            shell = P.ellipsoid(p, c + [sx * 0.008, 0.008 * size, 0.0], [0.011, 0.04 * size, 0.026 * size], rot)
+            lobe = P.ellipsoid(p, c + [sx * 0.008, -0.028 * size, 0.006], [0.009, 0.016 * size, 0.013 * size], rot)
+            ear = P.smin(shell, lobe, 0.008)
+            bowl = P.ellipsoid(p, c + [sx * 0.022, 0.004, 0.002], [0.01, 0.026 * size, 0.015 * size], rot)
+            ear = P.smax(ear, -bowl, 0.004)
             out = np.minimum(out, ear)
         return out
 
@@ -215,13 +217,13 @@ class Anatomy:
         d = P.smin(self.cranium(p), self.face(p), 0.04)
         nose_mid = 0.5 * (L.nose_root + L.nose_tip)
         d = P.smin(d, P.bounded(p, P.sphere(p, nose_mid, 0.065), self.nose, 0.03), 0.012)
-        d = P.smin(d, P.bounded(p, P.sphere(p, L.mouth_center, 0.04), self.lips, 0.02), 0.006)
+        d = P.smin(d, P.bounded(p, P.sphere(p, L.mouth_center, 0.05), self.lips, 0.02), 0.006)
         eyes_mid = L.eye_centers.mean(axis=0)
         near_eyes = P.round_box(p, eyes_mid, [abs(L.eye_centers[0, 0]) + 0.04, 0.035, 0.045], 0.0)
         sel = np.nonzero(near_eyes < 0.02)[0]
         if len(sel):
             d[sel] = self.eye_region(d[sel], p[sel])
-        ears = np.minimum(P.sphere(p, L.ear_centers[0], 0.05), P.sphere(p, L.ear_centers[1], 0.05))
+        ears = np.minimum(P.sphere(p, L.ear_centers[0], 0.065), P.sphere(p, L.ear_centers[1], 0.065))
         return P.smin(d, P.bounded(p, ears, self.ears, 0.02), 0.008)
 
     def skin(self, p: np.ndarray, body: np.ndarray | None = None) -> np.ndarray:

@@ -31,13 +31,22 @@ class Clothing:
 
     def distance(self, p: np.ndarray, body: np.ndarray | None = None) -> np.ndarray:
         """Garment distance; ``body`` (the anatomy's body distance at ``p``) saves recomputing it."""
+        if body is None:
+            body = self.anatomy.body(p)
+        top = self.L.chin[1] - 0.01
+        box = P.round_box(p, [0.0, 0.5 * (top - 0.55), -0.02], [0.48, 0.5 * (top + 0.55), 0.22], 0.0)
+        sel = np.nonzero(box < 0.03)[0]
+        out = box.copy()  # the garment lies inside the box: a lower bound where not evaluated
+        if len(sel):
+            out[sel] = self._distance(p[sel], body[sel])
+        return out
+
+    def _distance(self, p: np.ndarray, body: np.ndarray) -> np.ndarray:
         L = self.L
         r_neck = L.neck_radius
         radial = self._neck_axis_distance(p)
         kind = self.kind
         thick = {"crew_tshirt": 0.006, "collared_shirt": 0.006, "hoodie": 0.014, "turtleneck": 0.008}[kind]
-        if body is None:
-            body = self.anatomy.body(p)
         d = body - thick
         base_y = L.shoulder_y
         if kind == "turtleneck":

@@ -20,6 +20,11 @@ class Glasses:
         if self.kind == "none":
             return np.full(len(p), np.inf)
         L = self.L
+        box = P.round_box(p, [0.0, L.eye_centers[0, 1], 0.06], [0.17, 0.05, 0.13], 0.0)
+        return P.bounded(p, box, self._frame, 0.02)
+
+    def _frame(self, p: np.ndarray) -> np.ndarray:
+        L = self.L
         wire = 0.0024
         out = np.full(len(p), np.inf)
         z = L.eye_centers[0, 2] + L.eye_radius + 0.02

@@ -62,18 +62,31 @@ class Hair:
         curtain = P.smax(curtain, p[:, 1] - c[1], 0.02)  # the shell covers the top
         return P.smax(curtain, p[:, 2] - front_z, 0.015)  # keep the face free
 
+    def _bound(self, p: np.ndarray) -> np.ndarray:
+        """A cheap lower bound of the hair distance: a sphere round the scalp, plus a box for
+        hair that hangs or sticks out behind (long, medium, curly, bun, ponytail)."""
+        c = self.L.cranium_center
+        d = P.sphere(p, c, float(self.L.cranium_radii.max()) + 0.075)
+        if self.style in ("long", "medium", "curly", "ponytail", "bun"):
+            d = np.minimum(d, P.round_box(p, [0.0, -0.12, -0.1], [0.24, 0.3, 0.2], 0.0))
+        return d
+
     def distance(self, p: np.ndarray) -> np.ndarray:
-        shell_spec = _STYLE_SHELL[self.style]
-        if shell_spec is None:
+        if _STYLE_SHELL[self.style] is None:
             return np.full(len(p), np.inf)
-        thickness, side_y, back_y = shell_spec
+        return P.bounded(p, self._bound(p), self._distance, 0.04)
+
+    def _distance(self, p: np.ndarray) -> np.ndarray:
+        thickness, side_y, back_y = _STYLE_SHELL[self.style]
         if self.style in ("short", "medium", "long", "curly"):
             thickness *= 0.75 + 0.6 * self.vol
         scalp = self.anatomy.cranium(p)
         if self.style == "curly":
             scalp = scalp - 0.012 * self.noise.fbm(p * 28.0, octaves=2)
-        d = scalp - thickness
-        d = P.smax(d, self._boundary_y(p, side_y, back_y) - p[:, 1], 0.012)
+        # thickness tapers to nothing at the hairline, so hair grows out of the scalp smoothly
+        above = p[:, 1] - self._boundary_y(p, side_y, back_y)
+        taper = np.clip(above / 0.05, 0.0, 1.0)
+        d = scalp - thickness * taper * taper * (3.0 - 2.0 * taper) + 0.0015 * (1.0 - taper)
         c = self.L.cranium_center
         if self.style == "long":
             d = P.smin(d, self._hanging(p, thickness, -0.17 - 0.2 * self.length, -0.015), 0.03)

@@ -25,7 +25,8 @@ def rotation(yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0) -> np.ndar
 def to_local(p: np.ndarray, center, rot: np.ndarray | None = None) -> np.ndarray:
     """World points → a part's local frame (``rot`` columns are the local axes in world)."""
     q = p - np.asarray(center, dtype=np.float64)
-    return q if rot is None else q @ rot
+    # (R^T q^T)^T rather than q @ R: numpy's (N,3)@(3,3) is several times slower here
+    return q if rot is None else (np.asarray(rot).T @ q.T).T
 
 
 def norm(q: np.ndarray) -> np.ndarray:
@@ -73,7 +74,7 @@ def round_cone(p: np.ndarray, a, b, ra: float, rb: float) -> np.ndarray:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     ab = b - a
     q = p - a
-    t = np.clip((q @ ab) / float(ab @ ab), 0.0, 1.0)
+    t = np.clip((q[:, 0] * ab[0] + q[:, 1] * ab[1] + q[:, 2] * ab[2]) / float(ab @ ab), 0.0, 1.0)
     dx = q[:, 0] - t * ab[0]
     dy = q[:, 1] - t * ab[1]
     dz = q[:, 2] - t * ab[2]
@@ -97,7 +98,8 @@ def torus(p: np.ndarray, center, major: float, minor: float, rot: np.ndarray | N
 
 def plane(p: np.ndarray, normal, offset: float) -> np.ndarray:
     """Half-space n·p <= offset is inside (n unit)."""
-    return p @ np.asarray(normal, dtype=np.float64) - offset
+    n = np.asarray(normal, dtype=np.float64)
+    return p[:, 0] * n[0] + p[:, 1] * n[1] + p[:, 2] * n[2] - offset
 
 
 def smin(a: np.ndarray, b: np.ndarray, k: float) -> np.ndarray:
