@@ -108,7 +108,7 @@ def invert(G, targets: torch.Tensor, cams: torch.Tensor, cfg: PTIConfig, loss: I
         opt.zero_grad(set_to_none=True)
         value.backward()
         opt.step()
-        log["loss_w"].append(float(value))
+        log["loss_w"].append(value.item())
         if progress:
             progress()
     pivot = w.detach().unsqueeze(1).expand(1, G.num_ws, -1).contiguous()
@@ -122,7 +122,7 @@ def invert(G, targets: torch.Tensor, cams: torch.Tensor, cfg: PTIConfig, loss: I
         opt_g.zero_grad(set_to_none=True)
         value.backward()
         opt_g.step()
-        log["loss_g"].append(float(value))
+        log["loss_g"].append(value.item())
         if progress:
             progress()
     tuned.requires_grad_(False)
