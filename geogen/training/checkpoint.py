@@ -64,9 +64,11 @@ def load_file(path: str | os.PathLike, what: str = "model file") -> dict:
             obj = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL (\S+)", str(exc))
-        reason = f"it references {found.group(1)}" if found else "it holds objects other than plain data"
-        raise UserError(f"{what} {p} was refused and nothing in it was run: {reason}; "
-                        "only load model files written by geogen-train") from None
+        if found:
+            raise UserError(f"{what} {p} was refused and nothing in it was run: it references "
+                            f"{found.group(1)}, not plain data; only load model files written by geogen-train") from None
+        raise UserError(f"{what} {p} is truncated or not a GeoGen file (not a plain-data torch archive); "
+                        "nothing in it was run") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError) as exc:
         msg = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise UserError(f"{what} {p} is truncated or not a GeoGen file ({msg}); re-copy it or use an "

@@ -93,8 +93,10 @@ class Trainer:
         if self._batches is None:  # (re)started lazily so a resume starts at the right batch
             sampler = ResumableBatchSampler(len(self.dataset), self.batch_per_rank, self.ctx.rank, self.ctx.world,
                                             self.cfg.seed, start_batch=self.progress.step)
+            # its own generator: creating the loader must not draw from the (per-step seeded) global RNG
             loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=sampler, num_workers=self.cfg.workers,
-                                                 persistent_workers=self.cfg.workers > 0)
+                                                 persistent_workers=self.cfg.workers > 0,
+                                                 generator=torch.Generator().manual_seed(self.cfg.seed))
             self._batches = iter(loader)
         images, labels = next(self._batches)
         return images.to(self.ctx.device), labels.to(self.ctx.device)
