@@ -1,0 +1,57 @@
+"""Time the dataset build per identity (head build, mesh, render, write) and images per second.
+
+    .venv/bin/python benchmarks/bench_data.py [--presets tiny small] [--identities 3] [--workers 1]
+
+Builds a few identities of each preset into a temporary folder (one worker by default, so
+the figures are per core) and prints a table. Target (issue 2): <= 5 s per identity at 128^2
+with 10 views on 2 cores. The machine may be shared: figures are pessimistic then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from dataset.build import BuildOptions, build_dataset
+from dataset.config import make_config
+
+
+def bench(preset: str, identities: int, workers: int) -> dict:
+    cfg = make_config(preset, identities=identities)
+    with tempfile.TemporaryDirectory(prefix=f"bench-data-{preset}-") as tmp:
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        summary = build_dataset(cfg, tmp, BuildOptions(workers=workers, progress=False))
+        wall = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
+    stages = {k: float(np.mean([t[k] for t in summary.timings.values()]))
+              for k in ("build", "mesh", "render", "write", "total")}
+    return {"preset": preset, "res": cfg.resolution, "views": cfg.views, "mc": cfg.mesh_resolution,
+            "n": identities, "workers": workers, **stages, "wall": wall,
+            "img_s": identities * cfg.views / wall, "cpu": cpu / identities if workers == 1 else float("nan")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--presets", nargs="+", default=["tiny", "small"])
+    ap.add_argument("--identities", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=1)
+    args = ap.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    rows = [bench(p, args.identities, args.workers) for p in args.presets]
+    print(f"{'preset':7} {'res':>4} {'views':>5} {'mc':>4} {'ids':>3} {'wkr':>3} | seconds per identity: "
+          f"{'build':>6} {'mesh':>6} {'render':>7} {'write':>6} {'total':>6} | {'wall s':>7} {'img/s':>6} {'cpu s/id':>8}")
+    for r in rows:
+        print(f"{r['preset']:7} {r['res']:>4} {r['views']:>5} {r['mc']:>4} {r['n']:>3} {r['workers']:>3} | "
+              f"{'':22}{r['build']:6.2f} {r['mesh']:6.2f} {r['render']:7.2f} {r['write']:6.2f} {r['total']:6.2f} | "
+              f"{r['wall']:7.1f} {r['img_s']:6.1f} {r['cpu']:8.2f}")
+    print("build = sample + build the head SDF; mesh = marching cubes; render = all views (RGB 2x2 AA, "
+          "shadows, AO, exact depth/normals/mask); write = PNG/npy/PLY/JSON/COLMAP + checksums;\n"
+          "cpu s/id = CPU seconds of this process per identity (workers = 1 only): wall >> cpu means a busy machine.")
+
+
+if __name__ == "__main__":
+    main()
