@@ -1,0 +1,66 @@
+"""Typed configuration of the reconstruction pipeline, with presets."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from geogen.common.errors import UserError
+
+from .fusion import FusionConfig
+from .meshing import MeshingConfig
+from .patchmatch import PatchMatchConfig
+
+
+@dataclass
+class ReconConfig:
+    preset: str = "tiny"
+    backend: str = "torch"  # "torch" (ours, CPU/GPU) or "colmap" (pycolmap.patch_match_stereo, needs CUDA)
+    device: str | None = None  # torch device; None = CUDA when available, else CPU
+    use_sparse: bool = True  # SIFT + triangulation for depth ranges and source views
+    use_masks: bool = True  # restrict stereo to foreground masks when the input has them
+    max_source_angle: float = 80.0  # degrees between optical axes for a usable source view
+    depth_margin: float = 0.25  # widen the sparse depth range by this fraction of itself (each side)
+    min_textured_fraction: float = 0.05  # below this share of textured pixels → "too little texture"
+    min_fused_points: int = 500  # fewer fused points → "empty fusion"
+    num_threads: int = 1  # torch / SIFT threads
+    patchmatch: PatchMatchConfig = field(default_factory=PatchMatchConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    meshing: MeshingConfig = field(default_factory=MeshingConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def make_recon_config(preset: str = "tiny", **overrides: Any) -> ReconConfig:
+    """A preset with top-level overrides (None values ignored)."""
+    if preset not in PRESETS:
+        raise UserError(f"unknown reconstruction preset {preset!r}; choose from {', '.join(PRESETS)}")
+    cfg = dataclasses.replace(PRESETS[preset])
+    cfg.patchmatch = dataclasses.replace(cfg.patchmatch)
+    cfg.fusion = dataclasses.replace(cfg.fusion)
+    cfg.meshing = dataclasses.replace(cfg.meshing)
+    for k, v in overrides.items():
+        if v is None:
+            continue
+        if not hasattr(cfg, k):
+            raise UserError(f"unknown reconstruction option {k!r}")
+        setattr(cfg, k, v)
+    if cfg.backend not in ("torch", "colmap"):
+        raise UserError(f"unknown backend {cfg.backend!r}; choose 'torch' or 'colmap'")
+    return cfg
+
+
+PRESETS: dict[str, ReconConfig] = {
+    # CPU, 128^2-256^2 images: fewer iterations, octree depth 8.
+    "tiny": ReconConfig(preset="tiny", patchmatch=PatchMatchConfig(iterations=4, geom_iterations=1),
+                        meshing=MeshingConfig(depth=8)),
+    # Default quality.
+    "small": ReconConfig(preset="small", patchmatch=PatchMatchConfig(iterations=5, geom_iterations=2),
+                         meshing=MeshingConfig(depth=9)),
+    # 512^2 and up: more sources and iterations (a GPU is advisable).
+    "paper": ReconConfig(preset="paper", patchmatch=PatchMatchConfig(iterations=6, geom_iterations=2, num_sources=6,
+                                                                    best_k=3),
+                         meshing=MeshingConfig(depth=10), fusion=FusionConfig(voxel_size=0.001)),
+}

@@ -1,0 +1,181 @@
+"""The whole image → mesh pipeline: sparse → dense (PatchMatch) → fusion → Poisson.
+
+``reconstruct_scene`` returns the mesh with per-stage timings and statistics; a scene that
+cannot be reconstructed (too little texture, no fused points, empty mesh) raises
+:class:`ReconstructionFailure`, a :class:`UserError` whose ``reason`` is a short code, so a
+dataset build records it per identity and a CLI prints one line.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.ndimage import uniform_filter
+
+from geogen.common.errors import UserError
+
+from .config import ReconConfig
+from .depthmap_io import write_colmap_array
+from .fusion import camera_normals_to_world, fuse_depth_maps
+from .meshing import poisson_mesh
+from .patchmatch import angle_between_views, estimate_depth_maps, ray_box_depth_range
+from .scene import DEFAULT_BOUNDS, MVSScene
+from .sparse import SparseResult, bounds_from_points, triangulate_known_poses
+
+
+class ReconstructionFailure(UserError):
+    """The scene could not be reconstructed; ``reason`` is one of the codes below."""
+
+    REASONS = ("too_little_texture", "no_matches", "empty_fusion", "empty_mesh")
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class ReconstructionResult:
+    vertices: np.ndarray
+    faces: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    stats: dict = field(default_factory=dict)
+    points: np.ndarray | None = None  # fused cloud
+    normals: np.ndarray | None = None
+    depths: list[np.ndarray] | None = None
+
+
+def textured_fraction(scene: MVSScene, masks: list[np.ndarray | None], min_std: float, size: int = 11) -> float:
+    """Share of candidate pixels whose local grey-level std (0-255 scale) reaches ``min_std``."""
+    total, textured = 0, 0
+    for view, mask in zip(scene.views, masks):
+        g = 255.0 * (view.image[..., :3] @ np.array([0.299, 0.587, 0.114]))
+        var = uniform_filter(g * g, size) - uniform_filter(g, size) ** 2
+        sel = mask if mask is not None else np.ones(g.shape, bool)
+        total += int(sel.sum())
+        textured += int((np.sqrt(np.maximum(var, 0))[sel] >= min_std).sum())
+    return textured / max(total, 1)
+
+
+def select_sources(scene: MVSScene, sparse: SparseResult | None, k: int, max_angle: float) -> list[list[int]]:
+    """Per view, the ``k`` best source views: most shared sparse points, then smallest viewing angle."""
+    n = len(scene.views)
+    pairs = []
+    for i in range(n):
+        cands = []
+        for j in range(n):
+            if j == i:
+                continue
+            angle = angle_between_views(scene.views[i].camera, scene.views[j].camera)
+            shared = int(sparse.shared[i, j]) if sparse is not None and sparse.ok else 0
+            cands.append((angle > max_angle, -shared, angle, j))
+        cands.sort()
+        usable = [c for c in cands if not c[0]]
+        chosen = (usable if len(usable) >= min(2, n - 1) else cands)[:k]
+        pairs.append([c[3] for c in chosen])
+    return pairs
+
+
+def depth_ranges(scene: MVSScene, bounds, sparse: SparseResult | None, margin: float):
+    """Per-view per-pixel (min, max) z-depth: the ray's span in the box, narrowed by the sparse points."""
+    out = []
+    for i, view in enumerate(scene.views):
+        dmin, dmax = ray_box_depth_range(view.camera, bounds)
+        if sparse is not None and sparse.ok:
+            seen = np.array([i in tr for tr in sparse.tracks])
+            if seen.sum() >= 10:
+                _, z = view.camera.project(sparse.points[seen])
+                lo, hi = np.percentile(z, 1), np.percentile(z, 99)
+                pad = margin * (hi - lo) + 0.02 * np.median(z)
+                dmin, dmax = np.maximum(dmin, lo - pad), np.minimum(dmax, hi + pad)
+        out.append((dmin.astype(np.float32), dmax.astype(np.float32)))
+    return out
+
+
+def reconstruct_scene(scene: MVSScene, cfg: ReconConfig, workspace: str | os.PathLike | None = None,
+                      log=None) -> ReconstructionResult:
+    """Reconstruct a mesh from calibrated images; ``workspace`` (optional) receives the COLMAP-format maps."""
+    torch.set_num_threads(max(1, cfg.num_threads))
+    timings, stats = {}, {"views": len(scene.views), "resolution": list(scene.size), "notes": []}
+    masks = [v.mask if cfg.use_masks else None for v in scene.views]
+    stats["masks_used"] = any(m is not None for m in masks)
+
+    # --- sparse
+    t0 = time.perf_counter()
+    sparse = None
+    if cfg.use_sparse:
+        sparse = triangulate_known_poses(scene, num_threads=cfg.num_threads)
+        stats["sparse_points"] = len(sparse.points)
+        stats["sparse_reprojection_error_px"] = None if math.isnan(sparse.mean_reprojection_error) else round(
+            sparse.mean_reprojection_error, 4)
+        stats["notes"] += sparse.notes
+    bounds = scene.bounds
+    if bounds is None:
+        if sparse is not None and len(sparse.points) >= 20:
+            bounds = bounds_from_points(sparse.points)
+            stats["notes"].append("scene bounds estimated from sparse points")
+        else:
+            bounds = DEFAULT_BOUNDS
+            stats["notes"].append("no bounds given and too few sparse points: using the unit cube [-0.5, 0.5]^3")
+    stats["bounds"] = [np.asarray(bounds[0]).tolist(), np.asarray(bounds[1]).tolist()]
+    texture = textured_fraction(scene, masks, cfg.patchmatch.min_ref_std)
+    stats["textured_fraction"] = round(texture, 4)
+    if sparse is not None and not sparse.ok:
+        if texture < cfg.min_textured_fraction:
+            raise ReconstructionFailure("too_little_texture", f"too little texture: {texture:.1%} of the pixels are "
+                                        "textured and SIFT found no usable matches")
+        stats["notes"].append("sparse stage failed; depth ranges fall back to the scene bounds")
+    elif texture < cfg.min_textured_fraction:
+        raise ReconstructionFailure("too_little_texture", f"too little texture: only {texture:.1%} of the pixels "
+                                    "are textured")
+    pairs = select_sources(scene, sparse, cfg.patchmatch.num_sources, cfg.max_source_angle)
+    ranges = depth_ranges(scene, bounds, sparse, cfg.depth_margin)
+    timings["sparse"] = time.perf_counter() - t0
+
+    # --- dense
+    t0 = time.perf_counter()
+    if cfg.backend == "colmap":
+        from .colmap_backend import colmap_depth_maps
+
+        depths, normals_cam = colmap_depth_maps(scene, ranges, cfg)
+    else:
+        maps = estimate_depth_maps([(v.image, v.camera) for v in scene.views], pairs, ranges, cfg.patchmatch,
+                                   valid_masks=masks, device=cfg.device, log=log)
+        depths, normals_cam = [m.depth for m in maps], [m.normal for m in maps]
+    stats["valid_depth_fraction"] = round(float(np.mean([(d > 0).mean() for d in depths])), 4)
+    if workspace is not None:
+        write_workspace(Path(workspace), scene, depths, normals_cam)
+    timings["dense"] = time.perf_counter() - t0
+
+    # --- fusion
+    t0 = time.perf_counter()
+    cams = [v.camera for v in scene.views]
+    normals_world = [camera_normals_to_world(n, c) for n, c in zip(normals_cam, cams)]
+    cloud = fuse_depth_maps(cams, depths, normals_world, [v.image for v in scene.views], cfg.fusion)
+    stats["fused_points"] = len(cloud.points)
+    timings["fusion"] = time.perf_counter() - t0
+    if len(cloud.points) < cfg.min_fused_points:
+        raise ReconstructionFailure("empty_fusion", f"fusion kept only {len(cloud.points)} points (need "
+                                    f"{cfg.min_fused_points}); the views do not agree on any surface")
+
+    # --- meshing
+    t0 = time.perf_counter()
+    v, f = poisson_mesh(cloud.points, cloud.normals, cfg.meshing, bounds)
+    timings["poisson"] = time.perf_counter() - t0
+    if len(f) == 0:
+        raise ReconstructionFailure("empty_mesh", "Poisson meshing produced no surface inside the scene bounds")
+    stats["mesh_vertices"], stats["mesh_faces"] = len(v), len(f)
+    timings = {k: round(t, 3) for k, t in timings.items()}
+    return ReconstructionResult(v, f, timings, stats, cloud.points, cloud.normals, depths)
+
+
+def write_workspace(root: Path, scene: MVSScene, depths, normals_cam) -> None:
+    """COLMAP's dense layout: ``stereo/depth_maps/<image>.geometric.bin`` and ``stereo/normal_maps/...``."""
+    for view, d, n in zip(scene.views, depths, normals_cam):
+        write_colmap_array(root / "stereo" / "depth_maps" / f"{view.name}.png.geometric.bin", d)
+        write_colmap_array(root / "stereo" / "normal_maps" / f"{view.name}.png.geometric.bin", n)
