@@ -57,7 +57,7 @@ def _label(tile: np.ndarray, text: str) -> Image.Image:
 def sample_picture(path: str | Path, gt: tuple[np.ndarray, np.ndarray], pred: tuple[np.ndarray, np.ndarray] | None,
                    size: int = 160, extra: list[tuple[str, np.ndarray]] | None = None) -> None:
     """Write a grid: row 1 GT mesh, row 2 prediction, from VIEW_AZIMUTHS; ``extra`` images
-    (e.g. input and inversion) form a first column. Written atomically."""
+    (e.g. input and inversion) come first, two per column. Written atomically."""
     gv, gf = gt
     lo, hi = gv.min(axis=0), gv.max(axis=0)
     cams = orbit_cameras((lo + hi) / 2, float(np.linalg.norm(hi - lo)), size)
@@ -67,13 +67,12 @@ def sample_picture(path: str | Path, gt: tuple[np.ndarray, np.ndarray], pred: tu
     rows.append([_label(raycast_shaded(pv, pf, c, (0.85, 0.75, 0.7)), f"pred {int(az)}")
                  for c, az in zip(cams, VIEW_AZIMUTHS)])
     extra = extra or []
-    ncols = len(VIEW_AZIMUTHS) + (1 if extra else 0)
-    nrows = max(2, len(extra))
-    canvas = Image.new("RGB", (ncols * size, nrows * size), (255, 255, 255))
-    for r, (name, im) in enumerate(extra):
+    extra_cols = -(-len(extra) // 2)  # extra images fill columns top to bottom, two per column
+    canvas = Image.new("RGB", ((extra_cols + len(VIEW_AZIMUTHS)) * size, 2 * size), (255, 255, 255))
+    for k, (name, im) in enumerate(extra):
         tile = Image.fromarray(np.asarray(im, dtype=np.uint8)).convert("RGB").resize((size, size), Image.BILINEAR)
-        canvas.paste(_label(np.asarray(tile), name), (0, r * size))
-    off = size if extra else 0
+        canvas.paste(_label(np.asarray(tile), name), ((k // 2) * size, (k % 2) * size))
+    off = extra_cols * size
     for r, row in enumerate(rows):
         for c, tile in enumerate(row):
             canvas.paste(tile, (off + c * size, r * size))
