@@ -45,9 +45,11 @@ def sample_grid(scene: SceneModel, resolution: int, pad_cells: int = 2) -> tuple
         raise UserError(f"mesh resolution {resolution} is too small; use at least 16 (e.g. 128)")
     lo, hi = (np.asarray(b, dtype=np.float64) for b in scene.bounds)
     spacing = float((hi - lo).max()) / resolution
-    origin = lo - pad_cells * spacing
+    # half a cell off: no grid plane falls on the flat cuts at the box faces (y = -0.5), where
+    # exact zeros would give sliver triangles
+    origin = lo - (pad_cells + 0.5) * spacing
     big = LEVELS[0]
-    n = -(-(resolution + 2 * pad_cells) // big) * big  # cells per axis, whole coarse blocks
+    n = -(-(resolution + 2 * pad_cells + 1) // big) * big  # cells per axis, whole coarse blocks
 
     # level 0: every coarse block
     nb = n // big

@@ -25,7 +25,7 @@ class Glasses:
 
     def _frame(self, p: np.ndarray) -> np.ndarray:
         L = self.L
-        wire = 0.0024
+        wire = 0.0042  # thick enough to survive meshing at ~160³ (voxel 0.006)
         out = np.full(len(p), np.inf)
         z = L.eye_centers[0, 2] + L.eye_radius + 0.02
         rim_centers = []
@@ -35,8 +35,8 @@ class Glasses:
             if self.kind == "round":
                 rim = P.torus(p, c, 0.023, wire)
             else:
-                outer = P.round_box(p, c, [0.027, 0.019, wire * 1.5], 0.006)
-                inner = P.round_box(p, c, [0.027 - 2 * wire, 0.019 - 2 * wire, 0.02], 0.004)
+                outer = P.round_box(p, c, [0.027, 0.019, wire], 0.004)
+                inner = P.round_box(p, c, [0.027 - 1.6 * wire, 0.019 - 1.6 * wire, 0.02], 0.003)
                 rim = P.smax(outer, -inner, 0.001)
             out = np.minimum(out, rim)
         bridge_y = rim_centers[0][1] + 0.008
@@ -46,5 +46,5 @@ class Glasses:
             sx = np.sign(c[0])
             hinge = np.array([c[0] + sx * 0.026, c[1] + 0.006, z - 0.002])
             ear_top = np.array([ear[0] + sx * 0.004, ear[1] + 0.022, ear[2] + 0.006])
-            out = np.minimum(out, P.capsule(p, hinge, ear_top, wire * 1.1))
+            out = np.minimum(out, P.capsule(p, hinge, ear_top, wire))
         return out
