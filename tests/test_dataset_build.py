@@ -267,3 +267,16 @@ def test_cli_validate_exit_codes(built, tmp_path):
     res = subprocess.run([sys.executable, "-c", "from dataset.cli import main; main()", "validate", str(bad)],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 1 and "missing" in res.stdout
+
+
+def test_preview_contact_sheet_and_turntable(built, manifest, tmp_path):
+    from dataset.preview import contact_sheet, turntable
+
+    sheet = Image.open(contact_sheet(built, tmp_path / "sheet.png", max_identities=2, gap=2))
+    assert sheet.size == (4 * 48 + 3 * 2, 2 * 48 + 2)
+    first = sorted(manifest["identities"]["000000"]["views"], key=lambda v: v["azimuth_deg"])[0]
+    assert np.array_equal(np.asarray(sheet)[:48, :48], np.asarray(Image.open(built / first["image"])))
+    gif = Image.open(turntable(built, tmp_path / "turn.gif", identity=1, frames=3, resolution=32))
+    assert gif.n_frames == 3 and gif.size == (32, 32)
+    with pytest.raises(UserError, match="not in"):
+        turntable(built, tmp_path / "x.gif", identity=99)
