@@ -206,3 +206,12 @@ def test_pair_context_caches_nearest_neighbours():
     G = sample_surface(sphere(1.2, 2), 500, rng_for(0, 2))
     ctx = PairContext(sphere(1.0, 2), sphere(1.2, 2), P, G, rng_for(0, 3), 100)
     assert ctx.p_to_g is ctx.p_to_g
+
+
+def test_every_metric_is_documented_with_its_direction():
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[1] / "docs" / "benchmark.md").read_text(encoding="utf-8")
+    for name in METRICS.names():
+        arrow = "↑" if METRICS.get(name).higher_is_better else "↓"
+        assert f"`{name}` {arrow}" in doc or f"`{name}` ({arrow}" in doc or f"`{name}`, " in doc, name
