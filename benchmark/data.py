@@ -51,6 +51,13 @@ class Dataset:
     def gt_path(self, sample_id: str, gt: str) -> Path:
         return self.root / GT_FOLDERS[gt] / f"{sample_id}.ply"
 
+    def require_gt(self, gt: str) -> None:
+        """One-line error if the chosen ground-truth folder does not exist at all."""
+        folder = self.root / GT_FOLDERS[gt]
+        if not folder.is_dir():
+            hint = "run the reconstruction stage (geogen-recon) first" if gt == "pseudo" else "rebuild the dataset"
+            raise UserError(f"ground-truth folder {folder} not found; {hint} or choose another --gt")
+
     def views(self, sample_id: str) -> list[View]:
         """Every view of an identity, cameras read from identities/<id>/transforms.json."""
         path = self.root / "identities" / sample_id / "transforms.json"
@@ -58,22 +65,30 @@ class Dataset:
         frames = tf.get("frames") if isinstance(tf, dict) else None
         if not isinstance(frames, list) or not frames:
             raise UserError(f"{path} has no frames; rebuild the dataset")
-        views = []
-        for k, fr in enumerate(frames):
-            img = (path.parent / fr["file_path"]).resolve()
-            c2w = opencv_to_opengl(np.asarray(fr["transform_matrix"], dtype=np.float64))  # involution
-            w = int(fr.get("w", tf.get("w")))
-            h = int(fr.get("h", tf.get("h")))
-            fl_x = fr.get("fl_x", tf.get("fl_x"))
-            if fl_x is None:
-                fl_x = 0.5 * w / math.tan(float(fr.get("camera_angle_x", tf["camera_angle_x"])) / 2)
-            fl_y = fr.get("fl_y", tf.get("fl_y", fl_x))
-            cx = fr.get("cx", tf.get("cx", w / 2))
-            cy = fr.get("cy", tf.get("cy", h / 2))
-            K_norm = np.array([[fl_x / w, 0, cx / w], [0, fl_y / h, cy / h], [0, 0, 1.0]])
-            try:
-                index = int(Path(fr["file_path"]).stem)
-            except ValueError:
-                index = k
-            views.append(View(index, img, Camera(c2w, K_norm, w, h)))
-        return views
+        try:
+            return [self._view(path, tf, k, fr) for k, fr in enumerate(frames)]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"{path} has a malformed frame ({type(exc).__name__}: {exc}); rebuild the dataset") from None
+
+    @staticmethod
+    def _view(path: Path, tf: dict, k: int, fr: dict) -> View:
+        """One frame: OpenGL c2w → OpenCV, pixel intrinsics (frame overrides file) → normalised."""
+        img = (path.parent / fr["file_path"]).resolve()
+        c2w = np.asarray(fr["transform_matrix"], dtype=np.float64)
+        if c2w.shape != (4, 4) or not np.all(np.isfinite(c2w)):
+            raise ValueError(f"frame {k}: transform_matrix must be a finite 4x4 matrix")
+        c2w = opencv_to_opengl(c2w)  # the flip is its own inverse: OpenGL → OpenCV
+        w = int(fr.get("w", tf.get("w")))
+        h = int(fr.get("h", tf.get("h")))
+        fl_x = fr.get("fl_x", tf.get("fl_x"))
+        if fl_x is None:
+            fl_x = 0.5 * w / math.tan(float(fr.get("camera_angle_x", tf["camera_angle_x"])) / 2)
+        fl_y = fr.get("fl_y", tf.get("fl_y", fl_x))
+        cx = fr.get("cx", tf.get("cx", w / 2))
+        cy = fr.get("cy", tf.get("cy", h / 2))
+        K_norm = np.array([[fl_x / w, 0, cx / w], [0, fl_y / h, cy / h], [0, 0, 1.0]])
+        try:
+            index = int(Path(fr["file_path"]).stem)
+        except ValueError:
+            index = k
+        return View(index, img, Camera(c2w, K_norm, w, h))

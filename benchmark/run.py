@@ -65,6 +65,7 @@ def run_benchmark(model: Path, data: Path, out: Path, protocol: Protocol, pti: P
                   inception_weights: Path | None = None, pictures: bool = True, progress: bool = True) -> dict:
     out = require_output_json(out)
     ds = Dataset(data)
+    ds.require_gt(protocol.gt)
     ids = ds.test_ids[:limit] if limit else ds.test_ids
     lpips_net, lpips_info = lpips_model()
     adapter = load_adapter(model, pti, settings.mesh_resolution, lpips_net)

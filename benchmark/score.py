@@ -38,6 +38,7 @@ def score_meshes(meshes: Path, data: Path, method: str, out: Path, protocol: Pro
     if not method.strip():
         raise UserError("--method must name the method (it labels the leaderboard row)")
     ds = Dataset(data)
+    ds.require_gt(protocol.gt)
     ids = ds.test_ids[:limit] if limit else ds.test_ids
     if not any(find_mesh(meshes, i) for i in ids):
         raise UserError(f"no mesh in {meshes} is named after a test identity (e.g. {ids[0]}.ply); "

@@ -136,3 +136,19 @@ def test_geogen_adapter_inverts_an_untrained_tiny_generator(toy, tmp_path):
     assert row["info"]["final_loss_g"] is not None and row["info"]["invert_seconds"] > 0
     # either a scored mesh or an honest reason (an untrained field may have no surface in the box)
     assert row["status"] == "ok" or row["reason"]
+
+
+def test_malformed_camera_file_fails_the_sample_with_a_reason(toy, dummy, tmp_path):
+    import shutil
+
+    from geogen.common.atomic import atomic_write_json
+
+    d = tmp_path / "D"
+    shutil.copytree(toy, d)
+    tf = read_json(d / "identities/000001/transforms.json")
+    tf["frames"][0]["transform_matrix"] = [[1, 0, 0], [0, 1, 0]]
+    atomic_write_json(d / "identities/000001/transforms.json", tf)
+    out = run_benchmark(dummy, d, tmp_path / "r.json", FAST, PTI, pictures=False, progress=False)
+    row = out["samples"][0]
+    assert row["status"] == "failed" and "malformed frame" in row["reason"] and "4x4" in row["reason"]
+    assert out["samples"][1]["status"] == "ok"

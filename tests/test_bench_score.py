@@ -113,3 +113,16 @@ def test_cli_score_runs_and_bad_arguments_are_one_line(toy, tmp_path):
     assert p.returncode == 2 and "unknown ground truth" in p.stderr and p.stderr.count("\n") == 1
     p = bench("score", "--meshes", str(meshes), "--data", str(tmp_path / "nope"), "--method", "gt")
     assert p.returncode == 2 and "not found" in p.stderr and p.stderr.count("\n") == 1
+
+
+def test_missing_pseudo_gt_folder_is_a_one_line_error(toy, tmp_path):
+    (tmp_path / "m").mkdir()
+    shutil.copy(toy / "meshes/gt/000001.ply", tmp_path / "m" / "000001.ply")
+    with pytest.raises(UserError, match="pseudo_gt not found"):
+        score_meshes(tmp_path / "m", toy, "x", tmp_path / "o.json", replace_gt(FAST, "pseudo"))
+
+
+def replace_gt(protocol, gt):
+    from dataclasses import replace
+
+    return replace(protocol, gt=gt)
