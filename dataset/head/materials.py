@@ -14,6 +14,7 @@ import numpy as np
 from ..identity import IdentityParams
 from ..scene import Material
 from .anatomy import Anatomy, Layout
+from .hair import strand_pattern
 from .noise import GradientNoise
 
 
@@ -30,14 +31,16 @@ def _mix(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
 class Materials:
     """Material lookup for one identity, keyed by the part label of each point."""
 
-    def __init__(self, params: IdentityParams, layout: Layout, anatomy: Anatomy):
+    def __init__(self, params: IdentityParams, layout: Layout, anatomy: Anatomy, beard_weight=None):
         self.params = params
+        self.beard_weight = beard_weight  # Hair.beard_weight: where facial hair grows
         self.L = layout
         self.anatomy = anatomy
         seed = params.texture_seed
         self.noise = GradientNoise(seed)
         self.noise2 = GradientNoise(seed + 1)
         self.noise3 = GradientNoise(seed + 2)
+        self.strand_noise = GradientNoise(seed + 7)  # the same streaks as the hair geometry
 
     def evaluate(self, p: np.ndarray, n: np.ndarray, labels: np.ndarray) -> Material:
         from .model import PARTS  # local import: model imports this module
@@ -78,6 +81,12 @@ class Materials:
         lips = self.anatomy.lips(p)
         lip_w = _smoothstep(0.003, -0.0015, lips)
         col = _mix(col, np.asarray(prm.lip_rgb) * (1.0 + 0.08 * pores[:, None]), lip_w)
+        # stubble: fine dark stipple where a beard would grow
+        if prm.facial_hair != "none":
+            beard = self.beard_weight(p)
+            dots = _smoothstep(-0.1, 0.5, self.noise3(p * 700.0)) * 0.5 + 0.3
+            hair_tint = np.asarray(prm.hair_rgb) * 0.6 + base * 0.15
+            col = _mix(col, hair_tint[None, :] * np.ones((len(p), 1)), beard * dots * 0.8)
         # eyebrows: arcs of short strands above each eye
         col = _mix(col, np.asarray(prm.hair_rgb) * 0.8 * np.ones((len(p), 1)), self._eyebrows(p))
         rough = 0.55 - 0.2 * lip_w + 0.05 * pores
@@ -122,16 +131,12 @@ class Materials:
 
     # --- hair ---------------------------------------------------------------------------
     def _hair(self, p: np.ndarray, n: np.ndarray):
-        c = self.L.cranium_center
-        q = p - c
-        azim = np.arctan2(q[:, 0], q[:, 2])
-        # strands run down the head (along meridians): fine variation across, slow along
-        across = np.stack([np.cos(azim) * 9.0, np.sin(azim) * 9.0, q[:, 1] * 6.0], axis=1)
-        strands = self.noise(across * 9.0) * 0.6 + self.noise2(across * 23.0) * 0.4
+        strands = strand_pattern(self.strand_noise, p, self.L.cranium_center)
         clump = self.noise3.fbm(p * 20.0, octaves=2)
         base = np.asarray(self.params.hair_rgb)
-        col = base[None, :] * (1.0 + 0.45 * strands[:, None] + 0.2 * clump[:, None])
-        return col, 0.35 + 0.1 * strands, np.full(len(p), 0.35)
+        shade = np.exp(0.9 * strands + 0.35 * clump)  # multiplicative: works for black and blonde
+        col = base[None, :] * shade[:, None]
+        return col, 0.45 + 0.15 * strands, 0.25 + 0.1 * strands
 
     # --- clothing -----------------------------------------------------------------------
     def _clothing(self, p: np.ndarray, n: np.ndarray):
