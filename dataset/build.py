@@ -142,6 +142,7 @@ def _build_task(args) -> tuple[int, dict[str, float]]:
 def build_identity(config: DatasetConfig, root: Path, index: int) -> dict[str, float]:
     """Build one identity and commit it with its record; return timings (seconds) by stage."""
     (root / layout.record(index)).unlink(missing_ok=True)  # not complete until the new record lands
+    remove_stale_temporaries(root, index)
     t0 = time.perf_counter()
     generator = get_generator(config.generator)
     params = generator.sample(config.seed, index)
@@ -195,6 +196,18 @@ def build_identity(config: DatasetConfig, root: Path, index: int) -> dict[str, f
     atomic_write_json(root / layout.record(index), record)  # the commit point: written last
     t4 = time.perf_counter()
     return {"build": t1 - t0, "mesh": t2 - t1, "render": t3 - t2, "write": t4 - t3, "total": t4 - t0}
+
+
+def remove_stale_temporaries(root: Path, index: int) -> None:
+    """Delete temporary files (``.<name>.*.tmp*`` from atomic writes) a killed build left for ``index``."""
+    id_ = layout.id_str(index)
+    folders = [root / d / id_ for d in ("images", "depth", "normals", "masks")]
+    folders += [root / layout.identity_dir(index), root / layout.colmap_dir(index)]
+    patterns = [(f, ".*.tmp*") for f in folders] + [(root / "meshes" / "gt", f".{id_}.ply.*.tmp*")]
+    for folder, pattern in patterns:
+        if folder.is_dir():
+            for p in folder.glob(pattern):
+                p.unlink(missing_ok=True)
 
 
 def finalize(root: Path, config: DatasetConfig, write_zip: bool = False, shard: tuple[int, int] = (0, 1)) -> bool:

@@ -127,7 +127,7 @@ PRESETS: dict[str, DatasetConfig] = {
                            mesh_resolution=192),
     # The paper's scale (19,800 identities x 10 views at 512^2); shard it across machines.
     "paper": DatasetConfig(preset="paper", identities=19_800, views=10, resolution=512, test_fraction=0.01,
-                           mesh_resolution=256, shadow_rays=2, ao_rays=2),
+                           mesh_resolution=256, shadow_rays=2, ao_rays=4),
 }
 
 

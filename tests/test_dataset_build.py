@@ -280,3 +280,24 @@ def test_preview_contact_sheet_and_turntable(built, manifest, tmp_path):
     assert gif.n_frames == 3 and gif.size == (32, 32)
     with pytest.raises(UserError, match="not in"):
         turntable(built, tmp_path / "x.gif", identity=99)
+
+
+def test_build_killed_with_sigkill_then_rerun_validates(built, tmp_path):
+    import signal
+    import time
+
+    root = tmp_path / "sigkill"
+    code = ("from dataset.build import build_dataset, BuildOptions; from dataset.config import make_config; "
+            f"build_dataset(make_config('tiny', identities=3, views=4, resolution=48, mesh_resolution=64), "
+            f"{str(root)!r}, BuildOptions(progress=False))")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.time() + 60
+    while not (root / layout.record(0)).exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (root / "manifest.json").exists()
+    summary = build_dataset(CFG, root, QUIET)
+    assert summary.complete and 0 in summary.skipped
+    assert validate_dataset(root) == []
+    assert _all_files(root) == _all_files(built)  # including: no temporary files left behind

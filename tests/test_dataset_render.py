@@ -119,3 +119,20 @@ def test_soft_shadow_behind_an_occluder():
     wide = soft_shadow(tracer, np.array([[0.19, -0.5, 0.0]]), light, 0.6, 64, np.random.default_rng(0),
                        np.ones(1, bool))
     assert 0.0 < wide[0] < 1.0  # penumbra under a wide light
+
+
+def test_stratified_samples_form_a_latin_hypercube_per_pixel():
+    from dataset.render.embree import stratified_samples
+
+    n_pix, n_sub, count = 50, 4, 2
+    idx = np.arange(n_pix * n_sub)  # every sub-sample of every pixel
+    u, v = stratified_samples(np.random.default_rng(0), n_pix, n_sub, count, idx)
+    assert u.shape == (n_pix * n_sub, count) and (0 <= u).all() and (u < 1).all() and (0 <= v).all() and (v < 1).all()
+    total = n_sub * count
+    for p in range(n_pix):
+        rows = idx % n_pix == p
+        pu, pv = u[rows].ravel(), v[rows].ravel()
+        assert sorted(np.floor(pu * total).astype(int)) == list(range(total))  # one point per u stratum
+        # v is a rotated stratification: after undoing the rotation, one point per stratum
+        order = np.sort((pv - pv.min()) % 1.0)
+        assert np.all(np.diff(order) < 2.0 / total + 1e-12)

@@ -137,8 +137,12 @@ class EmbreeRenderer(Renderer):
         if s_hit.any():
             d = s_dirs[s_hit]
             points = origins[0] + s_t[s_hit, None] * d
+            idx = np.flatnonzero(s_hit)
+            cfg = self.settings
+            ao_uv = stratified_samples(rng, H * W, len(offsets), cfg.ao_rays, idx)
+            shadow_uv = stratified_samples(rng, H * W, len(offsets), cfg.shadow_rays, idx)
             colour[s_hit] = tonemap(shade(tracer, scene, points, s_prim[s_hit], s_u[s_hit], s_v[s_hit], d,
-                                          lighting, self.settings, rng), lighting.exposure)
+                                          lighting, cfg, rng, ao_uv, shadow_uv), lighting.exposure)
         rgb = colour.reshape(len(offsets), H, W, 3).mean(axis=0)
         rgb8 = np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
         return RenderOutput(rgb=rgb8, depth=depth, normals=normals.reshape(H, W, 3).astype(np.float32), mask=mask)
@@ -164,6 +168,29 @@ def offset_rays(cam: Camera, offset: np.ndarray) -> np.ndarray:
     return _normalize(d @ np.asarray(cam.c2w)[:3, :3].T)
 
 
+def stratified_samples(rng: np.random.Generator, n_pixels: int, n_sub: int, count: int,
+                       sample_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel, ``n_sub * count`` 2D points in [0, 1)^2 forming a Latin hypercube (a rotated
+    stratification in v, a random permutation of strata in u); returns the ``count`` points of
+    each shaded sample, whose flat index is ``subsample * n_pixels + pixel``.
+
+    Spreading a pixel's shadow/AO rays over strata instead of drawing them independently lowers
+    the noise of the box-filtered pixel at no extra ray cost.
+    """
+    total = n_sub * count
+    if count == 0:
+        empty = np.zeros((len(sample_index), 0))
+        return empty, empty
+    perm = np.argsort(rng.random((n_pixels, total)), axis=1)
+    xi = rng.random((n_pixels, total, 2))
+    theta = rng.random((n_pixels, 1))
+    u_all = (perm + xi[..., 0]) / total
+    v_all = (theta + (np.arange(total) + xi[..., 1]) / total) % 1.0
+    pixel, sub = sample_index % n_pixels, sample_index // n_pixels
+    cols = sub[:, None] * count + np.arange(count)
+    return u_all[pixel[:, None], cols], v_all[pixel[:, None], cols]
+
+
 def background(lighting: Lighting, rows: np.ndarray, height: int) -> np.ndarray:
     """Display-space vertical gradient colour for image ``rows``."""
     a = (rows + 0.5)[:, None] / height
@@ -171,8 +198,9 @@ def background(lighting: Lighting, rows: np.ndarray, height: int) -> np.ndarray:
 
 
 def shade(tracer: RayTracer, scene: SceneModel, points: np.ndarray, prim: np.ndarray, u: np.ndarray,
-          v: np.ndarray, dirs: np.ndarray, lighting: Lighting, settings, rng: np.random.Generator) -> np.ndarray:
-    """Linear RGB radiance toward the camera at surface hits."""
+          v: np.ndarray, dirs: np.ndarray, lighting: Lighting, settings, rng: np.random.Generator,
+          ao_uv=None, shadow_uv=None) -> np.ndarray:
+    """Linear RGB radiance toward the camera at surface hits (``*_uv``: stratified ray samples)."""
     view = -dirs
     ng, n = tracer.facing_normals(prim, u, v, view)
     mat = scene.material(points, n)
@@ -181,11 +209,11 @@ def shade(tracer: RayTracer, scene: SceneModel, points: np.ndarray, prim: np.nda
     spec = np.clip(np.asarray(mat.specular, dtype=np.float64), 0.0, 1.0)
     lifted = points + _EPS * ng
 
-    ao = ambient_occlusion(tracer, lifted, ng, settings.ao_rays, settings.ao_distance, rng)
+    ao = ambient_occlusion(tracer, lifted, ng, settings.ao_rays, settings.ao_distance, rng, ao_uv)
     key_dir = np.asarray(lighting.key_direction)
     n_dot_key = n @ key_dir
     vis = soft_shadow(tracer, lifted, key_dir, lighting.key_angular_radius, settings.shadow_rays, rng,
-                      active=(n_dot_key > -_WRAP) & (ng @ key_dir > -0.3))
+                      active=(n_dot_key > -_WRAP) & (ng @ key_dir > -0.3), samples=shadow_uv)
     exponent = np.clip(2.0 / rough**4 - 2.0, 2.0, 4000.0)  # GGX alpha = roughness^2 -> Blinn exponent
 
     def light(direction, colour, visibility):
@@ -209,15 +237,19 @@ def shade(tracer: RayTracer, scene: SceneModel, points: np.ndarray, prim: np.nda
 
 
 def soft_shadow(tracer: RayTracer, origins: np.ndarray, direction: np.ndarray, radius: float, count: int,
-                rng: np.random.Generator, active: np.ndarray) -> np.ndarray:
-    """Fraction of ``count`` rays toward a disk light of angular ``radius`` that escape (1 if count = 0)."""
+                rng: np.random.Generator, active: np.ndarray, samples=None) -> np.ndarray:
+    """Fraction of ``count`` rays toward a disk light of angular ``radius`` that escape (1 if count = 0).
+
+    ``samples``: optional (u, v) arrays (N, count) in [0, 1) choosing the disk points; random otherwise.
+    """
     vis = np.ones(len(origins))
     idx = np.flatnonzero(active)
     if count == 0 or len(idx) == 0:
         return vis
     t1, t2 = _basis(direction[None, :])
-    r = np.tan(radius) * np.sqrt(rng.random((len(idx), count)))
-    phi = 2.0 * np.pi * rng.random((len(idx), count))
+    su, sv = samples if samples is not None else (rng.random((len(origins), count)), rng.random((len(origins), count)))
+    r = np.tan(radius) * np.sqrt(su[idx])
+    phi = 2.0 * np.pi * sv[idx]
     d = direction + (r * np.cos(phi))[..., None] * t1[0] + (r * np.sin(phi))[..., None] * t2[0]
     blocked = tracer.occluded(np.repeat(origins[idx], count, axis=0), _normalize(d.reshape(-1, 3)))
     vis[idx] = 1.0 - blocked.reshape(len(idx), count).mean(axis=1)
@@ -225,12 +257,16 @@ def soft_shadow(tracer: RayTracer, origins: np.ndarray, direction: np.ndarray, r
 
 
 def ambient_occlusion(tracer: RayTracer, origins: np.ndarray, normals: np.ndarray, count: int, distance: float,
-                      rng: np.random.Generator) -> np.ndarray:
-    """Unoccluded fraction of ``count`` cosine-weighted hemisphere rays of length ``distance``."""
+                      rng: np.random.Generator, samples=None) -> np.ndarray:
+    """Unoccluded fraction of ``count`` cosine-weighted hemisphere rays of length ``distance``.
+
+    ``samples``: optional (u, v) arrays (N, count) in [0, 1) choosing the directions; random otherwise.
+    """
     if count == 0 or len(origins) == 0:
         return np.ones(len(origins))
     t1, t2 = _basis(normals)
-    u1, phi = rng.random((len(origins), count)), 2.0 * np.pi * rng.random((len(origins), count))
+    u1, v1 = samples if samples is not None else (rng.random((len(origins), count)), rng.random((len(origins), count)))
+    phi = 2.0 * np.pi * v1
     s = np.sqrt(u1)
     d = ((s * np.cos(phi))[..., None] * t1[:, None] + (s * np.sin(phi))[..., None] * t2[:, None]
          + np.sqrt(1.0 - u1)[..., None] * normals[:, None])
