@@ -105,6 +105,7 @@ def build_dataset(config: DatasetConfig, out: str | os.PathLike, options: BuildO
     for i, timings in _run(config, root, todo, options):
         summary.built.append(i)
         summary.timings[i] = timings
+    summary.built.sort()
     summary.complete = finalize(root, config, options.write_zip, shard=options.shard)
     return summary
 
