@@ -67,8 +67,9 @@ class Hair:
         front_y = self.L.brow_y + 0.05 + 0.05 * self.hairline
         front = np.clip(cos_front, 0.0, 1.0) ** 1.5
         back = np.clip(-cos_front, 0.0, 1.0)
-        wobble = 0.008 * self.noise(p * 30.0)  # hairlines are not clean curves
-        return side_y + (front_y - side_y) * front + (back_y - side_y) * back + wobble
+        base = side_y + (front_y - side_y) * front + (back_y - side_y) * back
+        # hairlines are not clean curves (noise only near the line, where it matters)
+        return base + P.near_only(p[:, 1] - base, 0.07, p, lambda q: 0.008 * self.noise(q * 30.0))
 
     def _hanging(self, p: np.ndarray, thickness: float, bottom_y: float, front_z: float) -> np.ndarray:
         """Hair falling straight down from the head's widest cross-section to ``bottom_y``."""
@@ -77,9 +78,10 @@ class Hair:
         flat[:, 1] = c[1]
         spread = 1.0 + 0.25 * np.clip((c[1] - p[:, 1]) / 0.4, 0.0, 1.0) * (0.4 + self.vol)
         flat[:, 0] = c[0] + (p[:, 0] - c[0]) / spread
-        curtain = self.anatomy.cranium(flat) * np.minimum(spread, 1.0) - thickness \
-            - 0.0018 * strand_pattern(self.strand_noise, p, c)
-        ragged = bottom_y + 0.02 * self.noise(p * [40.0, 0.0, 40.0])
+        curtain = self.anatomy.cranium(flat) * np.minimum(spread, 1.0) - thickness
+        curtain -= P.near_only(curtain, 0.025, p, lambda q: 0.0018 * strand_pattern(self.strand_noise, q, c))
+        ragged = bottom_y + P.near_only(p[:, 1] - bottom_y, 0.05, p,
+                                        lambda q: 0.02 * self.noise(q * [40.0, 0.0, 40.0]))
         curtain = P.smax(curtain, ragged - p[:, 1], 0.01)  # above the ragged ends
         curtain = P.smax(curtain, p[:, 1] - c[1], 0.02)  # the shell covers the top
         return P.smax(curtain, p[:, 2] - front_z, 0.015)  # keep the face free
@@ -116,7 +118,8 @@ class Hair:
         """A short full beard: the lower face offset outward where :meth:`beard_weight` says."""
         t = 0.004 + 0.006 * self.vol
         w = self.beard_weight(p)
-        return self.anatomy.face(p) - t * w + 0.002 * (1.0 - w) - 0.0015 * w * self.noise(p * 90.0)
+        d = self.anatomy.face(p) - t * w + 0.002 * (1.0 - w)
+        return d - w * P.near_only(d, 0.02, p, lambda q: 0.0015 * self.noise(q * 90.0))
 
     def _distance(self, p: np.ndarray) -> np.ndarray:
         thickness, side_y, back_y = _STYLE_SHELL[self.style]
@@ -124,22 +127,24 @@ class Hair:
             thickness *= 0.75 + 0.6 * self.vol
         scalp = self.anatomy.cranium(p)
         if self.style == "curly":
-            scalp = scalp - 0.012 * self.noise.fbm(p * 28.0, octaves=2)
+            scalp = scalp - P.near_only(scalp - thickness, 0.045, p,
+                                        lambda q: 0.012 * self.noise.fbm(q * 28.0, octaves=2))
         # thickness tapers to nothing at the hairline, so hair grows out of the scalp smoothly
         above = p[:, 1] - self._boundary_y(p, side_y, back_y)
         taper = np.clip(above / 0.05, 0.0, 1.0)
         d = scalp - thickness * taper * taper * (3.0 - 2.0 * taper) + 0.0015 * (1.0 - taper)
         if self.style != "buzz":  # clumps and strand grooves on the surface
-            d = d - taper * (0.003 * self.noise.fbm(p * 18.0, octaves=2)
-                             + 0.0018 * strand_pattern(self.strand_noise, p, self.L.cranium_center))
+            d = d - taper * P.near_only(d, 0.025, p, lambda q: 0.003 * self.noise.fbm(q * 18.0, octaves=2)
+                                        + 0.0018 * strand_pattern(self.strand_noise, q, self.L.cranium_center))
         c = self.L.cranium_center
         if self.style == "long":
             d = P.smin(d, self._hanging(p, thickness, -0.17 - 0.2 * self.length, -0.015), 0.03)
         elif self.style == "medium":
             d = P.smin(d, self._hanging(p, thickness, -0.08 - 0.08 * self.length, 0.0), 0.03)
         elif self.style == "curly" and self.length > 0.5:
-            d = P.smin(d, self._hanging(p, thickness, -0.1 - 0.1 * self.length, 0.0)
-                       - 0.01 * self.noise.fbm(p * 28.0, octaves=2), 0.03)
+            hang = self._hanging(p, thickness, -0.1 - 0.1 * self.length, 0.0)
+            hang -= P.near_only(hang, 0.035, p, lambda q: 0.01 * self.noise.fbm(q * 28.0, octaves=2))
+            d = P.smin(d, hang, 0.03)
         elif self.style == "bun":
             r = 0.042 + 0.015 * self.vol
             top = 0.5 * self.length

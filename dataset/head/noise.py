@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-_CORNERS = [(dx, dy, dz) for dx in (0, 1) for dy in (0, 1) for dz in (0, 1)]
-
 
 class GradientNoise:
     """Perlin gradient noise with its own permutation and gradient table from ``seed``."""
@@ -21,6 +19,7 @@ class GradientNoise:
         self._perm = np.concatenate([perm, perm])
         grads = rng.normal(size=(256, 3))
         self._grad = grads / np.linalg.norm(grads, axis=1, keepdims=True)
+        self._gx, self._gy, self._gz = (np.ascontiguousarray(self._grad[:, k]) for k in range(3))
 
     def __call__(self, p: np.ndarray) -> np.ndarray:
         p = np.asarray(p, dtype=np.float64)
@@ -28,24 +27,25 @@ class GradientNoise:
         f = p - cell
         i = cell.astype(np.int64) & 255
         fade = f * f * f * (f * (f * 6.0 - 15.0) + 10.0)
-        perm, grad = self._perm, self._grad
-        px = [perm[i[:, 0]], perm[i[:, 0] + 1]]
-        out = np.zeros(len(p))
-        corner_values = {}
-        for dx, dy, dz in _CORNERS:
-            h = perm[perm[px[dx] + i[:, 1] + dy] + i[:, 2] + dz]
-            g = grad[h]
-            corner_values[dx, dy, dz] = (g[:, 0] * (f[:, 0] - dx) + g[:, 1] * (f[:, 1] - dy)
-                                         + g[:, 2] * (f[:, 2] - dz))
+        perm, gx, gy, gz = self._perm, self._gx, self._gy, self._gz
+        fx, fy, fz = f[:, 0], f[:, 1], f[:, 2]
+        ix, iy, iz = i[:, 0], i[:, 1], i[:, 2]
+        corner = {}
+        for dx in (0, 1):
+            px = perm[ix + dx] + iy
+            for dy in (0, 1):
+                pxy = perm[px + dy] + iz
+                for dz in (0, 1):
+                    h = perm[pxy + dz]
+                    corner[dx, dy, dz] = gx[h] * (fx - dx) + gy[h] * (fy - dy) + gz[h] * (fz - dz)
         ux, uy, uz = fade[:, 0], fade[:, 1], fade[:, 2]
-        x00 = corner_values[0, 0, 0] + ux * (corner_values[1, 0, 0] - corner_values[0, 0, 0])
-        x01 = corner_values[0, 0, 1] + ux * (corner_values[1, 0, 1] - corner_values[0, 0, 1])
-        x10 = corner_values[0, 1, 0] + ux * (corner_values[1, 1, 0] - corner_values[0, 1, 0])
-        x11 = corner_values[0, 1, 1] + ux * (corner_values[1, 1, 1] - corner_values[0, 1, 1])
+        x00 = corner[0, 0, 0] + ux * (corner[1, 0, 0] - corner[0, 0, 0])
+        x01 = corner[0, 0, 1] + ux * (corner[1, 0, 1] - corner[0, 0, 1])
+        x10 = corner[0, 1, 0] + ux * (corner[1, 1, 0] - corner[0, 1, 0])
+        x11 = corner[0, 1, 1] + ux * (corner[1, 1, 1] - corner[0, 1, 1])
         y0 = x00 + uy * (x10 - x00)
         y1 = x01 + uy * (x11 - x01)
-        out = y0 + uz * (y1 - y0)
-        return out * 1.6  # unit gradients give about +-0.6; rescale to roughly [-1, 1]
+        return (y0 + uz * (y1 - y0)) * 1.6  # unit gradients give about +-0.6; rescale to roughly [-1, 1]
 
     def fbm(self, p: np.ndarray, octaves: int = 4, lacunarity: float = 2.0, gain: float = 0.5) -> np.ndarray:
         """Fractal sum of ``octaves`` noise layers, normalised so the result stays near [-1, 1]."""

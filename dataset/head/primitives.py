@@ -48,6 +48,16 @@ def bounded(p: np.ndarray, bound: np.ndarray, fn, margin: float) -> np.ndarray:
     return out
 
 
+def near_only(values: np.ndarray, limit: float, p: np.ndarray, fn) -> np.ndarray:
+    """``fn(p)`` where ``|values| < limit``, zero elsewhere: surface detail (noise displacement)
+    only matters near the surface, and skipping it farther away saves most of its cost."""
+    out = np.zeros(len(p))
+    sel = np.nonzero(np.abs(values) < limit)[0]
+    if len(sel):
+        out[sel] = fn(p[sel])
+    return out
+
+
 def sphere(p: np.ndarray, center, radius: float) -> np.ndarray:
     return norm(p - np.asarray(center, dtype=np.float64)) - radius
 

@@ -1,0 +1,56 @@
+"""Head generator speed: seconds to sample + build, mesh, and shade (materials) per identity.
+
+Usage: python benchmarks/bench_head.py [--identities 8] [--resolution 128 160] [--seed 0]
+Prints one row per mesh resolution (mean and worst over identities) and per hair style.
+Times are CPU seconds of this process (``time.process_time``, single-threaded numpy), which a
+busy shared machine disturbs far less than wall-clock time; the wall-clock total is printed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from dataset.head import build_head, sdf_normals
+from dataset.identity import sample_identity
+from dataset.mesh_extract import extract_mesh
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--identities", type=int, default=8)
+    ap.add_argument("--resolution", type=int, nargs="+", default=[128, 160])
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    wall = time.perf_counter()
+    print(f"{'grid':>5} {'build s':>8} {'mesh s':>8} {'worst mesh s':>12} {'shade s':>8} {'vertices':>9} {'faces':>9}")
+    by_style: dict[str, list[float]] = defaultdict(list)
+    for res in args.resolution:
+        rows = []
+        for i in range(args.identities):
+            t0 = time.process_time()
+            params = sample_identity(args.seed, i)
+            head = build_head(params)
+            t1 = time.process_time()
+            v, f = extract_mesh(head, res)
+            t2 = time.process_time()
+            head.material(v, sdf_normals(head, v))
+            t3 = time.process_time()
+            rows.append((t1 - t0, t2 - t1, t3 - t2, len(v), len(f)))
+            if res == args.resolution[-1]:
+                by_style[params.hair_style].append(t2 - t1)
+        r = np.array(rows)
+        print(f"{res:>5} {r[:, 0].mean():8.3f} {r[:, 1].mean():8.3f} {r[:, 1].max():12.3f} {r[:, 2].mean():8.3f}"
+              f" {int(r[:, 3].mean()):>9} {int(r[:, 4].mean()):>9}")
+    print(f"(wall-clock for everything: {time.perf_counter() - wall:.1f} s)")
+    print(f"\nmesh CPU seconds by hair style at grid {args.resolution[-1]}:")
+    for style, ts in sorted(by_style.items()):
+        print(f"  {style:<9} {np.mean(ts):.3f}  (n={len(ts)})")
+
+
+if __name__ == "__main__":
+    main()
