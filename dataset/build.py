@@ -36,6 +36,7 @@ from geogen.common.seeding import rng_for
 from .config import DatasetConfig
 from .generators import get_generator
 from .render import RenderSettings, make_renderer, sample_lighting
+from .render.embree import mesh_normals
 from .render.lighting import LIGHT_KEY
 from .views import sample_views
 from .writers import layout
@@ -161,7 +162,10 @@ def build_identity(config: DatasetConfig, root: Path, index: int) -> dict[str, f
 
     files: dict[str, str] = {}
     mesh_rel = layout.gt_mesh(index)
-    save_ply(root / mesh_rel, vertices, faces)
+    colours = None
+    if hasattr(scene, "vertex_colors"):  # optional SceneModel extra: albedo per vertex, for viewing
+        colours = scene.vertex_colors(vertices, mesh_normals(vertices, np.asarray(faces))[1])
+    save_ply(root / mesh_rel, vertices, faces, vertex_colors=colours)
     files[mesh_rel] = sha256_file(root / mesh_rel)
     view_entries = []
     for view, out in zip(views, outputs):

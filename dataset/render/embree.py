@@ -42,13 +42,7 @@ class RayTracer:
         self._scene = rtcore_scene.EmbreeScene()
         TriangleMesh(scene=self._scene, vertices=self.vertices.astype(np.float32),
                      indices=self.faces.astype(np.int32))
-        tri = self.vertices[self.faces]
-        cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # length = 2 * area
-        vn = np.zeros_like(self.vertices)
-        for k in range(3):
-            np.add.at(vn, self.faces[:, k], cross)
-        self.face_normals = _normalize(cross)
-        self.vertex_normals = _normalize(vn)
+        self.face_normals, self.vertex_normals = mesh_normals(self.vertices, self.faces)
 
     def intersect(self, origins: np.ndarray, dirs: np.ndarray):
         """First hits: (hit bool, t float64, triangle id, barycentric u, v) per ray."""
@@ -103,6 +97,16 @@ class RayTracer:
         vn = self.vertex_normals
         n = (1.0 - u - v)[:, None] * vn[f[:, 0]] + u[:, None] * vn[f[:, 1]] + v[:, None] * vn[f[:, 2]]
         return _normalize(n)
+
+
+def mesh_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(face normals, area-weighted vertex normals), unit length, oriented by the winding."""
+    tri = np.asarray(vertices, dtype=np.float64)[faces]
+    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # length = 2 * area
+    vn = np.zeros((len(vertices), 3))
+    for k in range(3):
+        np.add.at(vn, faces[:, k], cross)
+    return _normalize(cross), _normalize(vn)
 
 
 @RENDERERS.register("embree")
