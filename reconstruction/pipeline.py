@@ -159,6 +159,10 @@ def reconstruct_scene(scene: MVSScene, cfg: ReconConfig, workspace: str | os.Pat
     cloud = fuse_depth_maps(cams, depths, normals_world, [v.image for v in scene.views], cfg.fusion)
     stats["fused_points"] = len(cloud.points)
     timings["fusion"] = time.perf_counter() - t0
+    if len(cloud.points) < cfg.min_fused_points and sparse is not None and not sparse.ok:
+        raise ReconstructionFailure("no_matches", f"no matches: SIFT found no usable matches and fusion kept only "
+                                    f"{len(cloud.points)} points; the images may be too small, blurred or "
+                                    "too far apart")
     if len(cloud.points) < cfg.min_fused_points:
         raise ReconstructionFailure("empty_fusion", f"fusion kept only {len(cloud.points)} points (need "
                                     f"{cfg.min_fused_points}); the views do not agree on any surface")
