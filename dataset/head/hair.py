@@ -23,7 +23,7 @@ _STYLE_SHELL = {
     "long": (0.014, 0.025, -0.09),
     "bun": (0.007, 0.03, -0.09),
     "ponytail": (0.006, 0.03, -0.09),
-    "curly": (0.03, 0.0, -0.1),
+    "curly": (0.04, 0.0, -0.1),
 }
 
 
@@ -90,7 +90,8 @@ class Hair:
         """A cheap lower bound of the hair distance: a sphere round the scalp, plus a box for
         hair that hangs or sticks out behind (long, medium, curly, bun, ponytail)."""
         c = self.L.cranium_center
-        d = P.sphere(p, c, float(self.L.cranium_radii.max()) + 0.075)
+        reach = 0.12 if self.style == "curly" else 0.075  # thickest shell + displacement
+        d = P.sphere(p, c, float(self.L.cranium_radii.max()) + reach)
         if self.style in ("long", "medium", "curly", "ponytail", "bun"):
             d = np.minimum(d, P.round_box(p, [0.0, -0.12, -0.1], [0.24, 0.3, 0.2], 0.0))
         return d
@@ -125,14 +126,17 @@ class Hair:
         thickness, side_y, back_y = _STYLE_SHELL[self.style]
         if self.style in ("short", "medium", "long", "curly"):
             thickness *= 0.75 + 0.6 * self.vol
+        if self.style == "curly":  # volume grows toward the crown (an afro-like silhouette)
+            c = self.L.cranium_center
+            thickness = thickness * (0.7 + 0.8 * np.clip((p[:, 1] - c[1] + 0.08) / 0.2, 0.0, 1.0))
         scalp = self.anatomy.cranium(p)
-        if self.style == "curly":
-            scalp = scalp - P.near_only(scalp - thickness, 0.045, p,
-                                        lambda q: 0.012 * self.noise.fbm(q * 28.0, octaves=2))
         # thickness tapers to nothing at the hairline, so hair grows out of the scalp smoothly
         above = p[:, 1] - self._boundary_y(p, side_y, back_y)
         taper = np.clip(above / 0.05, 0.0, 1.0)
-        d = scalp - thickness * taper * taper * (3.0 - 2.0 * taper) + 0.0015 * (1.0 - taper)
+        taper = taper * taper * (3.0 - 2.0 * taper)
+        d = scalp - thickness * taper + 0.0015 * (1.0 - taper)
+        if self.style == "curly":  # curls: a bumpy volume, flat where the hair ends
+            d = d - taper * P.near_only(d, 0.045, p, lambda q: 0.012 * self.noise.fbm(q * 28.0, octaves=2))
         if self.style != "buzz":  # clumps and strand grooves on the surface
             d = d - taper * P.near_only(d, 0.025, p, lambda q: 0.003 * self.noise.fbm(q * 18.0, octaves=2)
                                         + 0.0018 * strand_pattern(self.strand_noise, q, self.L.cranium_center))

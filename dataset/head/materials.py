@@ -64,7 +64,8 @@ class Materials:
         base = np.asarray(prm.skin_rgb)
         blotch = self.noise.fbm(p * 18.0, octaves=3)
         pores = self.noise2(p * 420.0)
-        col = base[None, :] * (1.0 + 0.10 * blotch[:, None] + 0.05 * pores[:, None])
+        mottle = self.noise3(p * 65.0)  # mid-scale variation: gives stereo something to match
+        col = base[None, :] * (1.0 + 0.10 * blotch[:, None] + 0.06 * mottle[:, None] + 0.05 * pores[:, None])
         # redness on cheeks, nose and ears
         red = np.zeros(len(p))
         for c in L.cheek_centers:
@@ -76,7 +77,7 @@ class Materials:
         if prm.freckles > 0.02:
             face_w = np.exp(-np.sum(((p - [0.0, L.eye_centers[0, 1] - 0.03, 0.14]) / [0.09, 0.05, 0.1]) ** 2, axis=1))
             spots = _smoothstep(0.45, 0.6, self.noise3(p * 160.0)) * face_w * prm.freckles
-            col = _mix(col, base * np.array([0.6, 0.42, 0.3]) * np.ones((len(p), 1)), np.clip(spots, 0, 1))
+            col = _mix(col, base * np.array([0.7, 0.52, 0.4]) * np.ones((len(p), 1)), 0.7 * np.clip(spots, 0, 1))
         # lips
         lips = self.anatomy.lips(p)
         lip_w = _smoothstep(0.003, -0.0015, lips)
@@ -86,7 +87,8 @@ class Materials:
             beard = self.beard_weight(p)
             dots = _smoothstep(-0.1, 0.5, self.noise3(p * 700.0)) * 0.5 + 0.3
             hair_tint = np.asarray(prm.hair_rgb) * 0.6 + base * 0.15
-            col = _mix(col, hair_tint[None, :] * np.ones((len(p), 1)), beard * dots * 0.8)
+            strength = 0.35 if prm.facial_hair == "stubble" else 0.6
+            col = _mix(col, hair_tint[None, :] * np.ones((len(p), 1)), beard * dots * strength)
         # eyebrows: arcs of short strands above each eye
         col = _mix(col, np.asarray(prm.hair_rgb) * 0.8 * np.ones((len(p), 1)), self._eyebrows(p))
         rough = 0.55 - 0.2 * lip_w + 0.05 * pores
@@ -119,7 +121,7 @@ class Materials:
         radial = L.eye_radius * np.sqrt(np.clip(1.0 - cos_a ** 2, 0.0, 1.0)) * (cos_a > 0)
         radial = np.where(cos_a > 0, radial, 1.0)
         iris_r, pupil_r = L.iris_radius, L.iris_radius * 0.42
-        sclera = np.array([0.78, 0.74, 0.70]) * (1.0 + 0.05 * self.noise(p * 300.0))[:, None]
+        sclera = np.array([0.55, 0.52, 0.49]) * (1.0 + 0.05 * self.noise(p * 300.0))[:, None]
         angle = np.arctan2(q[:, 1], q[:, 0])
         fibres = 0.75 + 0.25 * np.sin(angle * 40.0 + 3.0 * self.noise2(p * 500.0))
         iris = np.asarray(self.params.iris_rgb)[None, :] * fibres[:, None]
@@ -127,7 +129,7 @@ class Materials:
         iris = iris * (1.0 - 0.6 * limbal)[:, None]
         col = np.where((radial < iris_r)[:, None], iris, sclera)
         col = np.where((radial < pupil_r)[:, None], np.array([0.01, 0.01, 0.01]), col)
-        return col, np.full(len(p), 0.08), np.full(len(p), 0.8)
+        return col, np.full(len(p), 0.1), np.full(len(p), 0.5)
 
     # --- hair ---------------------------------------------------------------------------
     def _hair(self, p: np.ndarray, n: np.ndarray):
@@ -136,6 +138,10 @@ class Materials:
         base = np.asarray(self.params.hair_rgb)
         shade = np.exp(0.9 * strands + 0.35 * clump)  # multiplicative: works for black and blonde
         col = base[None, :] * shade[:, None]
+        if self.params.hair_style == "buzz":  # stubble-short hair: scalp shows through
+            dots = _smoothstep(-0.3, 0.4, self.noise2(p * 500.0))
+            cover = 0.45 + 0.35 * dots
+            col = _mix(np.asarray(self.params.skin_rgb) * np.ones((len(p), 1)), col, cover)
         return col, 0.45 + 0.15 * strands, 0.25 + 0.1 * strands
 
     # --- clothing -----------------------------------------------------------------------
