@@ -111,8 +111,9 @@ def leaderboard(results: Path = typer.Option(..., help="folder searched recursiv
         print(f"skipped {path}: {reason}", file=sys.stderr)
     if not board.entries:
         raise UserError(f"no usable result file in {results} (see the skipped reasons above)")
-    write_outputs(board, csv, md, png)
-    print(f"{len(board.entries)} rows in {len(board.groups())} group(s); {len(board.skipped)} file(s) skipped")
+    written = write_outputs(board, csv, md, png)
+    print(f"{len(board.entries)} rows in {len(board.groups())} group(s); {len(board.skipped)} file(s) skipped; "
+          f"wrote {', '.join(str(p) for p in written)}")
 
 
 def main() -> None:

@@ -64,42 +64,58 @@ def leaderboard_markdown(board: Board) -> str:
     return "\n".join(lines)
 
 
-def leaderboard_png(board: Board, path: Path) -> None:
-    """Bar chart: one panel per metric, one bar per row (grouped by dataset/protocol), 95 % CI whiskers."""
+def png_paths(board: Board, path: Path) -> list[Path]:
+    """One chart per (dataset, protocol) group, so bars of different protocols never share an
+    axis: ``path`` itself for one group, else ``<stem>-g1.png``, ``<stem>-g2.png``, …"""
+    n = len(board.groups())
+    path = Path(path)
+    return [path] if n == 1 else [path.with_name(f"{path.stem}-g{i + 1}{path.suffix}") for i in range(n)]
+
+
+def leaderboard_png(board: Board, path: Path) -> list[Path]:
+    """Bar charts (matplotlib Agg): per group one panel per metric, one bar per method, 95 % CI
+    whiskers, the direction in each title. Returns the files written."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     metrics = _metric_order(board)
-    groups = list(board.groups().items())
-    labels = [f"{e.method} [g{gi + 1}]" for gi, (_, es) in enumerate(groups) for e in es]
-    entries = [e for _, es in groups for e in es]
-    ncols = min(3, max(1, len(metrics)))
-    nrows = max(1, -(-len(metrics) // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 0.4 * len(entries) + 2.2 * nrows), squeeze=False)
-    for ax, m in zip(axes.flat, metrics):
-        vals = [e.means.get(m) or 0.0 for e in entries]
-        errs = [e.ci_half.get(m) or 0.0 for e in entries]
-        ax.barh(range(len(entries)), vals, xerr=errs, color="tab:blue" if board.directions[m] else "tab:orange")
-        ax.set_yticks(range(len(entries)), labels, fontsize=7)
-        ax.invert_yaxis()
-        ax.set_title(f"{m} {'(higher is better)' if board.directions[m] else '(lower is better)'}", fontsize=8)
-        ax.tick_params(axis="x", labelsize=7)
-    for ax in list(axes.flat)[len(metrics):]:
-        ax.axis("off")
-    caption = "; ".join(f"g{i + 1} = {d} / {k}" for i, ((d, _, k), _) in enumerate(groups))
-    fig.suptitle(caption, fontsize=6)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    written = []
+    for target, ((dataset, sha, key), entries) in zip(png_paths(board, path), board.groups().items()):
+        labels = [e.method if e.complete else f"{e.method} (incomplete)" for e in entries]
+        ncols = min(3, max(1, len(metrics)))
+        nrows = max(1, -(-len(metrics) // ncols))
+        fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, (0.35 * len(entries) + 1.4) * nrows),
+                                 squeeze=False)
+        for ax, m in zip(axes.flat, metrics):
+            vals = [e.means.get(m) or 0.0 for e in entries]
+            errs = [e.ci_half.get(m) or 0.0 for e in entries]
+            ax.barh(range(len(entries)), vals, xerr=errs, color="tab:blue" if board.directions[m] else "tab:orange")
+            ax.set_yticks(range(len(entries)), labels, fontsize=7)
+            ax.invert_yaxis()
+            ax.set_title(f"{m} {'↑ higher is better' if board.directions[m] else '↓ lower is better'}", fontsize=8)
+            ax.tick_params(axis="x", labelsize=7)
+        for ax in list(axes.flat)[len(metrics):]:
+            ax.axis("off")
+        fig.suptitle(f"{dataset} ({sha[:12]})\n{key}", fontsize=7)
+        fig.tight_layout()
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format="png", dpi=110)
+        plt.close(fig)
+        written.append(target)
+    return written
 
 
-def write_outputs(board: Board, csv_path: Path | None, md_path: Path | None, png_path: Path | None) -> None:
+def write_outputs(board: Board, csv_path: Path | None, md_path: Path | None, png_path: Path | None) -> list[Path]:
+    """Write the requested files; returns their paths."""
+    written = []
     if csv_path:
         atomic_write_text(csv_path, leaderboard_csv(board))
+        written.append(Path(csv_path))
     if md_path:
         atomic_write_text(md_path, leaderboard_markdown(board))
+        written.append(Path(md_path))
     if png_path:
-        leaderboard_png(board, png_path)
+        written += leaderboard_png(board, png_path)
+    return written

@@ -126,8 +126,15 @@ def test_csv_and_markdown_are_injection_safe(tmp_path):
             assert not cell.startswith(("=", "+", "@", "\t", "\r")) and not (cell.startswith("-") and not _num(cell))
     md = leaderboard_markdown(board)
     assert "'=cmd\\|" in md and "protocol `geogen-geom-1" in md
-    leaderboard_png(board, tmp_path / "lb.png")
+    assert leaderboard_png(board, tmp_path / "lb.png") == [tmp_path / "lb.png"]
     assert (tmp_path / "lb.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_png_is_one_chart_per_protocol_group(tmp_path):
+    write(tmp_path, "a.json", fake_result("A", [0.1], [0.9]))
+    write(tmp_path, "b.json", fake_result("B", [0.2], [0.1], protocol=Protocol(n_points=10_000)))
+    written = leaderboard_png(load_board(tmp_path), tmp_path / "out" / "lb.png")
+    assert [p.name for p in written] == ["lb-g1.png", "lb-g2.png"] and all(p.is_file() for p in written)
 
 
 def _num(cell):
