@@ -174,25 +174,36 @@ def offset_rays(cam: Camera, offset: np.ndarray) -> np.ndarray:
 
 def stratified_samples(rng: np.random.Generator, n_pixels: int, n_sub: int, count: int,
                        sample_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per pixel, ``n_sub * count`` 2D points in [0, 1)^2 forming a Latin hypercube (a rotated
-    stratification in v, a random permutation of strata in u); returns the ``count`` points of
-    each shaded sample, whose flat index is ``subsample * n_pixels + pixel``.
+    """Per pixel, ``n_sub * count`` 2D points in [0, 1)^2 forming a Latin hypercube; returns the
+    ``count`` points of each shaded sample, whose flat index is ``subsample * n_pixels + pixel``.
 
-    Spreading a pixel's shadow/AO rays over strata instead of drawing them independently lowers
-    the noise of the box-filtered pixel at no extra ray cost.
+    Point s of a pixel takes u-stratum (a s + b) mod T (a fixed stride coprime with T, b a
+    random shift per pixel) and v-stratum s rotated by a random offset per pixel, each jittered
+    within its stratum. Spreading a pixel's shadow/AO rays over strata instead of drawing them
+    independently lowers the noise of the box-filtered pixel at no extra ray cost.
     """
     total = n_sub * count
     if count == 0:
         empty = np.zeros((len(sample_index), 0))
         return empty, empty
-    perm = np.argsort(rng.random((n_pixels, total)), axis=1)
-    xi = rng.random((n_pixels, total, 2))
-    theta = rng.random((n_pixels, 1))
-    u_all = (perm + xi[..., 0]) / total
-    v_all = (theta + (np.arange(total) + xi[..., 1]) / total) % 1.0
+    shift = rng.integers(0, total, size=n_pixels)
+    theta = rng.random(n_pixels)
+    xi = rng.random((len(sample_index), count, 2))
     pixel, sub = sample_index % n_pixels, sample_index // n_pixels
-    cols = sub[:, None] * count + np.arange(count)
-    return u_all[pixel[:, None], cols], v_all[pixel[:, None], cols]
+    s = sub[:, None] * count + np.arange(count)
+    u = (((_coprime_stride(total) * s + shift[pixel, None]) % total) + xi[..., 0]) / total
+    v = (theta[pixel, None] + (s + xi[..., 1]) / total) % 1.0
+    return u, v
+
+
+def _coprime_stride(total: int) -> int:
+    """A stride near total / golden ratio that is coprime with ``total`` (so s -> a s mod T is a bijection)."""
+    import math
+
+    a = max(1, round(total * 0.618))
+    while math.gcd(a, total) != 1:
+        a += 1
+    return a
 
 
 def background(lighting: Lighting, rows: np.ndarray, height: int) -> np.ndarray:
