@@ -31,9 +31,10 @@ def run(data, out, steps, variant="geogen", resume=None, extra=()):
     return train(data, out, cfg, snap, progress_bar=False)
 
 
-@pytest.mark.parametrize("variant", ["geogen", "geogen-nodepth", "eg3d"])
-def test_every_variant_trains_two_iterations(data, tmp_path, variant):
-    model_path = run(data, tmp_path, 2, variant)
+@pytest.mark.parametrize("variant, phases", [("geogen", "reuse_fakes=true"), ("geogen-nodepth", "reuse_fakes=true"),
+                                            ("eg3d", "reuse_fakes=false")])
+def test_every_variant_trains_two_iterations(data, tmp_path, variant, phases):
+    model_path = run(data, tmp_path, 2, variant, extra=[phases])
     snap = ckpt.load_file(ckpt.find_latest(tmp_path), "snapshot")
     assert snap["progress"] == {"step": 2, "nimg": 2 * BATCH}
     assert all(torch.isfinite(v).all() for v in snap["G"].values() if v.is_floating_point())

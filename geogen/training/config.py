@@ -27,6 +27,7 @@ class TrainConfig:
     log_steps: int = 10                # TensorBoard scalars every this many steps
     seed: int = 0                      # every random choice of the run derives from it (and the rank)
     xflip: bool = True                 # add x-mirrored copies of every image with the mirrored camera label
+    reuse_fakes: bool = False          # D and G phases share one set of renderings (saves a G forward; tiny preset)
     workers: int = 0                   # DataLoader worker processes (0: load in the training process)
     loss: LossConfig = field(default_factory=LossConfig)
 
@@ -60,7 +61,7 @@ class TrainConfig:
 # Per-preset run settings (the loss schedules come from the model package's loss_config).
 _PRESET_RUNS = {
     # ~1 hour on 2 CPU cores (see docs/training.md for the measured rate)
-    "tiny": dict(kimg=30.0, snapshot_kimg=2.0, log_steps=10),
+    "tiny": dict(kimg=30.0, snapshot_kimg=2.0, log_steps=10, reuse_fakes=True),
     "small": dict(kimg=2000.0, snapshot_kimg=50.0, log_steps=50),
     "paper": dict(kimg=25000.0, snapshot_kimg=200.0, log_steps=100),  # EG3D's FFHQ length
 }

@@ -11,6 +11,10 @@ An iteration (``Trainer.train_step``) is:
    on D with EG3D's lazy-regularisation correction of lr and betas.
 4. G_ema update.
 
+With ``reuse_fakes`` (the tiny preset's CPU saving) the D phase runs first on the renderings
+the G phase then back-propagates through, as in the classic DCGAN loop: one G forward pass
+less per iteration, at the price of D seeing the fakes of the current rather than a fresh z.
+
 Every random number of iteration k on rank r comes from a generator seeded by (seed, r, k),
 and the data order is a pure function of (seed, k): a resumed run repeats exactly what an
 uninterrupted one would have done.
@@ -146,10 +150,11 @@ class Trainer:
         average_gradients(module, self.ctx)
         opt.step()
 
-    def g_step(self, sched: Schedule) -> dict[str, float]:
-        """Non-saturating G loss through a frozen D, + λ·SDF depth loss, + eikonal (optional)."""
+    def g_step(self, sched: Schedule, fakes: tuple[dict, torch.Tensor] | None = None) -> dict[str, float]:
+        """Non-saturating G loss through a frozen D, + λ·SDF depth loss, + eikonal (optional).
+        ``fakes``: renderings (with their graph) to use instead of rendering new ones."""
         self.D.requires_grad_(False)
-        fake, c = self._generate(sched, grad=True)
+        fake, c = fakes if fakes is not None else self._generate(sched, grad=True)
         losses = {"G/gan": g_nonsaturating(self.D(fake, c, blur_sigma=sched.blur_sigma))}
         total = losses["G/gan"]
         if "sdf_depth_loss" in fake:
@@ -163,9 +168,13 @@ class Trainer:
         self.D.requires_grad_(True)
         return {k: float(v.detach()) for k, v in losses.items()}
 
-    def d_step(self, images: torch.Tensor, labels: torch.Tensor, sched: Schedule) -> dict[str, float]:
-        """Logistic D loss on detached fakes and real images."""
-        fake, c = self._generate(sched, grad=False)
+    def d_step(self, images: torch.Tensor, labels: torch.Tensor, sched: Schedule,
+               fakes: tuple[dict, torch.Tensor] | None = None) -> dict[str, float]:
+        """Logistic D loss on detached fakes (new ones unless ``fakes`` is given) and real images."""
+        if fakes is None:
+            fake, c = self._generate(sched, grad=False)
+        else:
+            fake, c = {k: v.detach() for k, v in fakes[0].items()}, fakes[1]
         fake_logits = self.D(fake, c, blur_sigma=sched.blur_sigma)
         real_logits = self.D(self._real_inputs(images), labels, blur_sigma=sched.blur_sigma)
         loss = d_logistic(fake_logits, real_logits)
@@ -193,8 +202,14 @@ class Trainer:
         images, labels = self._next_batch()
         sched = self.schedule()
         self.G.set_beta_trainable(sched.beta_trainable)
-        stats = self.g_step(sched)
-        stats.update(self.d_step(images, labels, sched))
+        if self.cfg.reuse_fakes:  # D then G on the same renderings: one G forward less per iteration
+            fakes = self._generate(sched, grad=True)
+            stats = self.d_step(images, labels, sched, fakes)
+            stats.update(self.g_step(sched, fakes))
+            del fakes
+        else:  # EG3D: G phase, then D phase on fresh renderings
+            stats = self.g_step(sched)
+            stats.update(self.d_step(images, labels, sched))
         L = self.cfg.loss
         if L.r1_gamma > 0 and L.r1_interval > 0 and self.progress.step % L.r1_interval == 0:
             stats.update(self.r1_step(images, labels, sched))
