@@ -99,3 +99,4 @@ def test_beta_gradient_only_when_trainable():
     assert float(G.beta.detach()) == pytest.approx(cfg.beta_min + cfg.beta_init)
     with pytest.raises(AttributeError):
         Generator(model_config("tiny", "eg3d")).beta
+
