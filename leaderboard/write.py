@@ -79,6 +79,7 @@ def leaderboard_png(board: Board, path: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     metrics = _metric_order(board)
     written = []
@@ -96,6 +97,7 @@ def leaderboard_png(board: Board, path: Path) -> list[Path]:
             ax.invert_yaxis()
             ax.set_title(f"{m} {'↑ higher is better' if board.directions[m] else '↓ lower is better'}", fontsize=8)
             ax.tick_params(axis="x", labelsize=7)
+            ax.xaxis.set_major_locator(MaxNLocator(4))
         for ax in list(axes.flat)[len(metrics):]:
             ax.axis("off")
         fig.suptitle(f"{dataset} ({sha[:12]})\n{key}", fontsize=7)
