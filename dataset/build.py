@@ -133,7 +133,10 @@ def _run(config: DatasetConfig, root: Path, todo: list[int], options: BuildOptio
 
 
 def _worker_init() -> None:
+    import signal
+
     os.environ["OMP_NUM_THREADS"] = "1"
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the pool, workers stay quiet
 
 
 def _build_task(args) -> tuple[int, dict[str, float]]:

@@ -41,7 +41,11 @@ def build(
                          elevation_min=elevation_min, elevation_max=elevation_max)
     options = BuildOptions(workers=workers, shard=parse_shard(shard), write_zip=zip_, progress=progress)
     start = time.perf_counter()
-    summary = build_dataset(config, out, options)
+    try:
+        summary = build_dataset(config, out, options)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: committed identities are kept; re-run the same command to resume", err=True)
+        raise typer.Exit(130) from None
     secs = time.perf_counter() - start
     msg = f"built {len(summary.built)} identities, {len(summary.skipped)} already complete, in {secs:.1f} s"
     if summary.complete:

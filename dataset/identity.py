@@ -197,7 +197,7 @@ def sample_identity(seed: int, index: int) -> IdentityParams:
         hair_weights = hair_weights * np.array([2.5, 1.8, 1.6, 0.8, 0.35, 0.4, 0.5, 0.9])
     hair_style = _pick(rng, HAIR_STYLES, hair_weights)
     skin = np.array(skin_rgb)
-    lip = skin * np.array([1.0, 0.62, 0.62]) * rng.uniform(0.75, 0.95)
+    lip = skin * np.array([0.95, 0.52, 0.55]) * rng.uniform(0.65, 0.85)
     return IdentityParams(
         seed=int(seed), index=int(index), shape=shape,
         hair_style=hair_style,

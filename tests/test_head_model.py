@@ -161,3 +161,15 @@ def test_glasses_survive_meshing():
     v, f = extract_mesh(head, 128)
     assert (head.labels(v) == PARTS.index("glasses")).sum() > 100
     assert len(trimesh.Trimesh(v, f, process=False).split(only_watertight=False)) == 1
+
+
+def test_eyes_are_visible_from_the_front():
+    """Along each eye's forward axis the first surface hit is the eyeball, not skin or hair."""
+    for i in range(12):
+        head = build_head(sample_identity(4, i))
+        for e in head.layout.eye_centers:
+            z = np.linspace(0.3, e[2], 400)
+            ray = np.stack([np.full_like(z, e[0]), np.full_like(z, e[1]), z], axis=1)
+            d = head.part_distances(ray)
+            first = int(np.argmax(d.min(axis=1) < 0))
+            assert d[first].argmin() in (PARTS.index("eyes"), PARTS.index("glasses")), (i, PARTS[d[first].argmin()])

@@ -21,6 +21,7 @@ class Layout:
     """Anchor points and sizes derived from the shape parameters (world units)."""
 
     cranium_center: np.ndarray
+    face_z: float  # forward shift of the whole face (follows the cranium's length)
     cranium_radii: np.ndarray
     eye_centers: np.ndarray  # (2, 3): right (-x) then left (+x)
     eye_radius: float
@@ -54,26 +55,31 @@ def make_layout(params: IdentityParams) -> Layout:
     eye_r = 0.0205 * s["eye_size"]
     eye_y = 0.0 + 0.008 * s["eye_height"]
     eye_x = 0.054 * s["eye_spacing"]
-    eye_z = 0.111 - 0.008 * s["eye_depth"]
+    # the face sits on the front of the cranium: a longer cranium moves every feature forward
+    cc_y, cc_z = 0.045, -0.022
+    brow_front = cc_z + s["cranium_depth"] * np.sqrt(1.0 - (cc_y / s["cranium_height"]) ** 2)
+    fz = brow_front - 0.134  # 0 for an average cranium
+    eye_z = 0.112 - 0.005 * s["eye_depth"] + fz
     nose_len = 0.062 * s["nose_length"] * fl
     mouth_y = eye_y - 0.112 * fl + 0.007 * s["mouth_height"]
     chin_y = eye_y - 0.178 * fl - 0.012 * (s["chin_length"] - 1.0) / 0.2
     neck_r = 0.08 * s["neck_width"]
     shoulder_y = -0.31 - 0.02 * (s["neck_length"] - 1.0) / 0.1 - 0.012 * s["shoulder_slope"]
     return Layout(
-        cranium_center=np.array([0.0, 0.045, -0.022]),
+        cranium_center=np.array([0.0, cc_y, cc_z]),
+        face_z=fz,
         cranium_radii=np.array([s["cranium_width"], s["cranium_height"], s["cranium_depth"]]),
         eye_centers=_mirror([eye_x, eye_y, eye_z]),
         eye_radius=eye_r,
         iris_radius=0.0062 * s["eye_size"],
         brow_y=eye_y + 0.032,
-        nose_root=np.array([0.0, eye_y + 0.012, 0.136]),
-        nose_tip=np.array([0.0, eye_y - nose_len, 0.183 + 0.012 * (s["nose_projection"] - 1.0) / 0.15]),
-        mouth_center=np.array([0.0, mouth_y, 0.150]),
+        nose_root=np.array([0.0, eye_y + 0.012, 0.136 + fz]),
+        nose_tip=np.array([0.0, eye_y - nose_len, 0.183 + fz + 0.012 * (s["nose_projection"] - 1.0) / 0.15]),
+        mouth_center=np.array([0.0, mouth_y, 0.150 + fz]),
         mouth_half_width=0.036 * s["lip_width"],
-        chin=np.array([0.0, chin_y, 0.118 + 0.014 * s["chin_protrusion"]]),
+        chin=np.array([0.0, chin_y, 0.118 + fz + 0.014 * s["chin_protrusion"]]),
         jaw_angles=_mirror([0.086 * s["jaw_width"] * fw, eye_y - 0.098 * fl - 0.012 * s["jaw_squareness"], -0.01]),
-        cheek_centers=_mirror([0.07 * fw, eye_y - 0.032, 0.085]),
+        cheek_centers=_mirror([0.07 * fw, eye_y - 0.032, 0.085 + fz]),
         ear_centers=_mirror([s["cranium_width"] - 0.004, eye_y - 0.024 + 0.008 * s["ear_height"], -0.032]),
         neck_top=np.array([0.0, -0.07, -0.03]),
         neck_base=np.array([0.0, shoulder_y - 0.02, -0.02]),
@@ -105,7 +111,7 @@ class Anatomy:
         L, s = self.L, self.s
         fl, fw = s["face_length"], s["face_width"]
         ey = L.eye_centers[0, 1]
-        d = P.ellipsoid(p, [0.0, ey - 0.035, 0.025], [0.112 * fw, 0.12 * fl, 0.118])
+        d = P.ellipsoid(p, [0.0, ey - 0.035, 0.025 + L.face_z], [0.112 * fw, 0.12 * fl, 0.118])
         # mandible: a jaw line from each angle to the chin, the chin, and the dental arch
         jaw_r = 0.015 + 0.009 * s["jaw_squareness"]
         cw = s["chin_width"]
@@ -114,7 +120,7 @@ class Anatomy:
             end = L.chin + [np.sign(g[0]) * 0.026 * cw, 0.006, -0.022]
             jaw = np.minimum(jaw, P.round_cone(p, g, end, jaw_r, 0.017))
         chin = P.ellipsoid(p, L.chin + [0.0, 0.004, -0.02], [0.03 * cw, 0.022 * s["chin_length"], 0.022])
-        arch = P.ellipsoid(p, [0.0, L.mouth_center[1] + 0.008, 0.08], [0.05, 0.05 * fl, 0.07])
+        arch = P.ellipsoid(p, [0.0, L.mouth_center[1] + 0.008, 0.08 + L.face_z], [0.05, 0.05 * fl, 0.07])
         lower = P.smin(P.smin(jaw, chin, 0.03), arch, 0.03)
         d = P.smin(d, lower, 0.04)
         # cheekbones and cheeks
@@ -122,7 +128,8 @@ class Anatomy:
         full = 0.03 + 0.01 * s["cheek_fullness"]
         for c in L.cheek_centers:
             d = P.smin(d, P.ellipsoid(p, c + [0.004 * np.sign(c[0]), 0.006, -0.012], [0.036, cb, 0.03]), 0.02)
-            d = P.smin(d, P.ellipsoid(p, [c[0] * 0.82, L.mouth_center[1] + 0.022, 0.07], [full, full, 0.035]), 0.03)
+            d = P.smin(d, P.ellipsoid(p, [c[0] * 0.82, L.mouth_center[1] + 0.022, 0.07 + L.face_z],
+                                      [full, full, 0.035]), 0.03)
         # brow ridge above each eye
         br = 0.011 + 0.006 * s["brow_ridge"]
         for e in L.eye_centers:
@@ -135,7 +142,7 @@ class Anatomy:
         L = self.L
         r = L.eye_radius
         for e in L.eye_centers:
-            socket = P.ellipsoid(p, e + [0.0, 0.002, 0.014], [r * 1.5, r * 1.12, r * 1.2])
+            socket = P.ellipsoid(p, e + [0.0, 0.002, 0.013], [r * 1.4, r * 1.05, r * 1.05])
             d = P.smax(d, -socket, 0.008)
             lid = P.sphere(p, e, r + 0.004)
             upper = P.smax(lid, e[1] + 0.006 - p[:, 1], 0.003)

@@ -82,6 +82,11 @@ class Materials:
         lips = self.anatomy.lips(p)
         lip_w = _smoothstep(0.003, -0.0015, lips)
         col = _mix(col, np.asarray(prm.lip_rgb) * (1.0 + 0.08 * pores[:, None]), lip_w)
+        m = L.mouth_center  # the line where the lips meet
+        seam = (_smoothstep(0.0025, 0.0008, np.abs(p[:, 1] - (m[1] - 0.0012)))
+                * _smoothstep(L.mouth_half_width, 0.8 * L.mouth_half_width, np.abs(p[:, 0]))
+                * (p[:, 2] > m[2] - 0.025))
+        col = col * (1.0 - 0.6 * seam)[:, None]
         # stubble: fine dark stipple where a beard would grow
         if prm.facial_hair != "none":
             beard = self.beard_weight(p)
@@ -101,9 +106,9 @@ class Materials:
         for e in L.eye_centers:
             sx = np.sign(e[0])
             u = (p[:, 0] - e[0] * 0.95) * sx  # across the brow, outward positive
-            arc_y = L.brow_y - 0.006 + 0.004 - 40.0 * (u - 0.004) ** 2
+            arc_y = L.brow_y + 0.001 - 7.0 * (u - 0.008) ** 2  # a shallow arch peaking outward
             dy = p[:, 1] - arc_y
-            half_h = 0.0055 * (1.0 - 0.6 * _smoothstep(0.0, 0.03, u))
+            half_h = 0.006 * (1.0 - 0.45 * _smoothstep(0.0, 0.03, u))
             inside = _smoothstep(0.002, -0.001, np.abs(dy) - half_h) * _smoothstep(0.033, 0.028, np.abs(u))
             inside *= (p[:, 2] > e[2]).astype(np.float64)
             strands = 0.5 + 0.5 * np.sin(900.0 * (u + 0.3 * dy) + 4.0 * self.noise(p * 200.0))
