@@ -53,6 +53,7 @@ class Hair:
         self.vol = params.hair_volume
         self.length = params.hair_length
         self.hairline = params.hairline
+        self.part = params.hair_part
         self.L = layout
         self.anatomy = anatomy
         self.noise = GradientNoise(params.texture_seed + 101)
@@ -85,6 +86,15 @@ class Hair:
         curtain = P.smax(curtain, ragged - p[:, 1], 0.01)  # above the ragged ends
         curtain = P.smax(curtain, p[:, 1] - c[1], 0.02)  # the shell covers the top
         return P.smax(curtain, p[:, 2] - front_z, 0.015)  # keep the face free
+
+    def parting(self, p: np.ndarray) -> np.ndarray:
+        """0..1 weight of the parting line: on top of the head, in front of the crown, at
+        ``hair_part`` (-1..1) of the way to either side."""
+        c = self.L.cranium_center
+        x0 = 0.045 * self.part
+        line = np.exp(-(((p[:, 0] - x0) / 0.006) ** 2))
+        front = np.clip((p[:, 2] - c[2] + 0.02) / 0.05, 0.0, 1.0) * np.clip((p[:, 1] - c[1] - 0.05) / 0.04, 0.0, 1.0)
+        return line * front
 
     def _bound(self, p: np.ndarray) -> np.ndarray:
         """A cheap lower bound of the hair distance: a sphere round the scalp, plus a box for
@@ -135,6 +145,8 @@ class Hair:
         taper = np.clip(above / 0.05, 0.0, 1.0)
         taper = taper * taper * (3.0 - 2.0 * taper)
         d = scalp - thickness * taper + 0.0015 * (1.0 - taper)
+        if self.style in ("short", "medium", "long"):  # a parting from the forehead toward the crown
+            d = d + 0.6 * thickness * taper * self.parting(p)
         if self.style == "curly":  # curls: a bumpy volume, flat where the hair ends
             d = d - taper * P.near_only(d, 0.045, p, lambda q: 0.012 * self.noise.fbm(q * 28.0, octaves=2))
         if self.style != "buzz":  # clumps and strand grooves on the surface

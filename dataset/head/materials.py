@@ -14,7 +14,7 @@ import numpy as np
 from ..identity import IdentityParams
 from ..scene import Material
 from .anatomy import Anatomy, Layout
-from .hair import strand_pattern
+from .hair import Hair, strand_pattern
 from .noise import GradientNoise
 
 
@@ -31,9 +31,9 @@ def _mix(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
 class Materials:
     """Material lookup for one identity, keyed by the part label of each point."""
 
-    def __init__(self, params: IdentityParams, layout: Layout, anatomy: Anatomy, beard_weight=None):
+    def __init__(self, params: IdentityParams, layout: Layout, anatomy: Anatomy, hair: Hair):
         self.params = params
-        self.beard_weight = beard_weight  # Hair.beard_weight: where facial hair grows
+        self.hair = hair  # for the facial-hair region and the parting
         self.L = layout
         self.anatomy = anatomy
         seed = params.texture_seed
@@ -89,7 +89,7 @@ class Materials:
         col = col * (1.0 - 0.6 * seam)[:, None]
         # stubble: fine dark stipple where a beard would grow
         if prm.facial_hair != "none":
-            beard = self.beard_weight(p)
+            beard = self.hair.beard_weight(p)
             dots = _smoothstep(-0.1, 0.5, self.noise3(p * 700.0)) * 0.5 + 0.3
             hair_tint = np.asarray(prm.hair_rgb) * 0.6 + base * 0.15
             strength = 0.35 if prm.facial_hair == "stubble" else 0.6
@@ -143,6 +143,9 @@ class Materials:
         base = np.asarray(self.params.hair_rgb)
         shade = np.exp(0.9 * strands + 0.35 * clump)  # multiplicative: works for black and blonde
         col = base[None, :] * shade[:, None]
+        if self.params.hair_style in ("short", "medium", "long"):  # the parting shows the scalp
+            part = self.hair.parting(p)
+            col = _mix(col, np.asarray(self.params.skin_rgb) * 0.7 * np.ones((len(p), 1)), 0.8 * part)
         if self.params.hair_style == "buzz":  # stubble-short hair: scalp shows through
             dots = _smoothstep(-0.3, 0.4, self.noise2(p * 500.0))
             cover = 0.45 + 0.35 * dots

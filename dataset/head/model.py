@@ -34,7 +34,7 @@ class HeadModel:
         self.hair = Hair(params, self.layout, self.anatomy)
         self.clothing = Clothing(params, self.layout, self.anatomy)
         self.glasses = Glasses(params, self.layout)
-        self.materials = Materials(params, self.layout, self.anatomy, self.hair.beard_weight)
+        self.materials = Materials(params, self.layout, self.anatomy, self.hair)
         self.bounds = (np.full(3, -BOX_HALF), np.full(3, BOX_HALF))
 
     def part_distances(self, points: np.ndarray) -> np.ndarray:
