@@ -136,3 +136,15 @@ def test_stratified_samples_form_a_latin_hypercube_per_pixel():
         # v is a rotated stratification: after undoing the rotation, one point per stratum
         order = np.sort((pv - pv.min()) % 1.0)
         assert np.all(np.diff(order) < 2.0 / total + 1e-12)
+
+
+def test_normal_encoding_round_trips_within_8_bit_precision():
+    from dataset.writers.images import decode_normals, encode_normals
+
+    rng = np.random.default_rng(0)
+    n = rng.normal(size=(16, 16, 3))
+    n /= np.linalg.norm(n, axis=-1, keepdims=True)
+    mask = rng.random((16, 16)) > 0.3
+    enc = encode_normals(n, mask)
+    assert enc.dtype == np.uint8 and np.all(enc[~mask] == 0)
+    assert np.abs(decode_normals(enc[mask]) - n[mask]).max() <= 1.0 / 255 + 1e-12
