@@ -27,8 +27,24 @@ def toy(tmp_path_factory):
 
 
 def bench(*args):
-    return subprocess.run([sys.executable, "-c", "from benchmark.cli import main; main()", *args],
-                          capture_output=True, text=True, timeout=120)
+    """Run the console entry point in-process (run_cli included): (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from benchmark.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    argv, sys.argv = sys.argv, ["geogen-bench", *args]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = argv
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def test_scoring_gt_against_itself_and_a_worse_method(toy, tmp_path):
@@ -126,3 +142,11 @@ def replace_gt(protocol, gt):
     from dataclasses import replace
 
     return replace(protocol, gt=gt)
+
+
+def test_console_script_exits_2_with_one_line(tmp_path):
+    """The installed entry point itself (a real process) maps UserError to exit code 2."""
+    p = subprocess.run([sys.executable, "-c", "from benchmark.cli import main; main()", "score", "--meshes",
+                        str(tmp_path), "--data", str(tmp_path / "nope"), "--method", "x"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and p.stderr.startswith("error: ") and p.stderr.count("\n") == 1
