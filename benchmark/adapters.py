@@ -63,20 +63,22 @@ class DummySphereAdapter:
 class GeoGenAdapter:
     """The GeoGen (or EG3D-baseline) generator, inverted with PTI using the known cameras."""
 
-    def __init__(self, G, cfg, meta: dict, pti: PTIConfig, mesh_resolution: int = 128, lpips_model=None):
-        self.G, self.cfg, self.meta, self.pti = G, cfg, meta, pti
+    def __init__(self, G, cfg, meta: dict, pti: PTIConfig, mesh_resolution: int = 128, lpips_model=None,
+                 device: str = "cpu"):
+        self.device = device
+        self.G, self.cfg, self.meta, self.pti = G.to(device), cfg, meta, pti
         self.mesh_resolution = mesh_resolution
-        self.loss = ImageLoss(lpips_model)
+        self.loss = ImageLoss(lpips_model.to(device) if lpips_model is not None else None)
 
     def describe(self) -> dict:
         return {"kind": "geogen", "variant": self.cfg.variant, "model_config": self.cfg.to_dict(),
                 "inversion": {"method": "pti", "loss": self.loss.name, **self.pti.to_dict()},
-                "mesh_resolution": self.mesh_resolution}
+                "mesh_resolution": self.mesh_resolution, "device": self.device}
 
     def _label(self, camera: Camera):
         import torch
 
-        return torch.tensor([camera.label()], dtype=torch.float32)
+        return torch.tensor([camera.label()], dtype=torch.float32, device=self.device)
 
     def invert(self, images, cameras):
         import torch
@@ -89,7 +91,7 @@ class GeoGenAdapter:
                 im = im.resize((res, res), Image.LANCZOS)
             targets.append(torch.from_numpy(np.asarray(im, dtype=np.float32) / 127.5 - 1.0).permute(2, 0, 1))
         cams = torch.cat([self._label(c) for c in cameras])
-        G, ws, log = invert(self.G, torch.stack(targets), cams, self.pti, self.loss)
+        G, ws, log = invert(self.G, torch.stack(targets).to(self.device), cams, self.pti, self.loss)
         return {"G": G, "ws": ws, "final_loss_w": log["loss_w"][-1] if log["loss_w"] else None,
                 "final_loss_g": log["loss_g"][-1] if log["loss_g"] else None}
 
@@ -103,13 +105,27 @@ class GeoGenAdapter:
 
         with torch.no_grad():
             img = state["G"].synthesis(state["ws"], self._label(camera))["image"][0]
-        arr = ((img.permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).round().byte().numpy()
+        arr = ((img.permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).round().byte().cpu().numpy()
         if arr.shape[:2] != (camera.height, camera.width):
             arr = np.asarray(Image.fromarray(arr).resize((camera.width, camera.height), Image.LANCZOS))
         return arr
 
 
-def load_adapter(path: str | Path, pti: PTIConfig, mesh_resolution: int = 128, lpips_model=None) -> ModelAdapter:
+def resolve_device(device: str) -> str:
+    """"auto" → "cuda" when a GPU is visible, else "cpu"; other values are checked."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {device} asked for, but no CUDA GPU is visible; use --device cpu")
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise UserError(f"unknown --device {device!r}; use auto, cpu or cuda[:N]")
+    return device
+
+
+def load_adapter(path: str | Path, pti: PTIConfig, mesh_resolution: int = 128, lpips_model=None,
+                 device: str = "auto") -> ModelAdapter:
     """Open a model file safely and wrap it in the adapter its config names."""
     from geogen.training.checkpoint import build_generator, load_file
 
@@ -125,7 +141,8 @@ def load_adapter(path: str | Path, pti: PTIConfig, mesh_resolution: int = 128, l
             raise UserError(f"model file {path}: dummy-sphere radius/centre must be numbers") from None
     G, mcfg = build_generator(obj)
     meta = dict(obj.get("meta", {}))
-    return GeoGenAdapter(G, mcfg, meta, pti, mesh_resolution=mesh_resolution, lpips_model=lpips_model)
+    return GeoGenAdapter(G, mcfg, meta, pti, mesh_resolution=mesh_resolution, lpips_model=lpips_model,
+                         device=resolve_device(device))
 
 
 def save_dummy_model(path: str | Path, radius: float = 0.2, centre=(0.0, 0.0, 0.0)) -> Path:

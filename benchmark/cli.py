@@ -67,6 +67,7 @@ def run(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot,
         views: int = typer.Option(1, help="input views inverted together per identity"),
         view_seed: int = typer.Option(0, help="seed of the input-view choice"),
         mesh_resolution: int = typer.Option(128, help="marching-cubes grid resolution"),
+        device: str = typer.Option("auto", help="torch device: auto (cuda if visible), cpu, cuda[:N]"),
         inception_weights: Optional[Path] = typer.Option(None, help="Inception-v3 2015-12-05 weights for FID/KID"),
         points: int = typer.Option(100_000, help="points sampled per surface"),
         emd_points: int = typer.Option(2_048, help="subsample size of the exact EMD"),
@@ -86,7 +87,8 @@ def run(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot,
                  if v is not None}
     pti = replace(PTI_PRESETS[preset], **overrides)
     result = run_benchmark(model, data, out, _protocol(gt, points, emd_points, margin, seed), pti,
-                           RunSettings(views=views, seed=view_seed, mesh_resolution=mesh_resolution),
+                           RunSettings(views=views, seed=view_seed, mesh_resolution=mesh_resolution,
+                                       device=device),
                            method=method, limit=limit, inception_weights=inception_weights,
                            pictures=pictures, progress=progress)
     _summary_line(result, out)

@@ -48,11 +48,6 @@ class Protocol:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "Protocol":
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in d.items() if k in known})
-
     def key(self) -> str:
         """Identity of the protocol for ranking: equal keys ⇔ numbers are comparable."""
         return (f"{self.version}|gt={self.gt}|N={self.n_points}|M={self.emd_points}"

@@ -101,7 +101,7 @@ def invert(G, targets: torch.Tensor, cams: torch.Tensor, cfg: PTIConfig, loss: I
         for group in opt.param_groups:
             group["lr"] = lr_schedule(t, cfg.lr_w)
         noise_scale = w_spread * cfg.noise_strength * max(0.0, 1.0 - t / 0.75) ** 2
-        w_noisy = w + torch.randn(w.shape, generator=gen) * noise_scale
+        w_noisy = w + torch.randn(w.shape, generator=gen).to(w.device) * noise_scale
         ws = w_noisy.unsqueeze(1).expand(V, G.num_ws, -1)
         img = G.synthesis(ws, cams)["image"]
         value = loss(img, targets)

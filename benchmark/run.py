@@ -35,6 +35,7 @@ class RunSettings:
     views: int = 1
     seed: int = 0
     mesh_resolution: int = 128
+    device: str = "auto"  # torch device of the model: auto (cuda if visible), cpu, cuda[:N]
 
     def __post_init__(self):
         if self.views < 1:
@@ -68,7 +69,7 @@ def run_benchmark(model: Path, data: Path, out: Path, protocol: Protocol, pti: P
     ds.require_gt(protocol.gt)
     ids = ds.test_ids[:limit] if limit else ds.test_ids
     lpips_net, lpips_info = lpips_model()
-    adapter = load_adapter(model, pti, settings.mesh_resolution, lpips_net)
+    adapter = load_adapter(model, pti, settings.mesh_resolution, lpips_net, device=settings.device)
     model_sha = sha256_file(model)
     description = adapter.describe()
     t0 = time.perf_counter()

@@ -168,3 +168,16 @@ def test_malformed_camera_file_fails_the_sample_with_a_reason(toy, dummy, tmp_pa
     row = out["samples"][0]
     assert row["status"] == "failed" and "malformed frame" in row["reason"] and "4x4" in row["reason"]
     assert out["samples"][1]["status"] == "ok"
+
+
+def test_device_choice_is_checked():
+    torch = pytest.importorskip("torch")
+    from benchmark.adapters import resolve_device
+
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(UserError, match="unknown --device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="no CUDA GPU"):
+            resolve_device("cuda")
