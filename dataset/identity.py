@@ -125,6 +125,9 @@ class IdentityParams:
         if missing or unknown:
             raise UserError(f"identity parameters do not match version {PARAMS_VERSION}: "
                             f"missing {missing}, unknown {unknown}; rebuild the dataset with this version")
+        if int(data.get("version", PARAMS_VERSION)) != PARAMS_VERSION:
+            raise UserError(f"identity parameters are version {data['version']}, this code reads version "
+                            f"{PARAMS_VERSION}; rebuild the dataset with this version")
         shape_missing = sorted(set(SHAPE_PARAMS) - set(data["shape"]))
         if shape_missing:
             raise UserError(f"identity parameters lack shape values {shape_missing}; rebuild the dataset")

@@ -68,6 +68,8 @@ def test_from_dict_rejects_mismatched_parameters():
         IdentityParams.from_dict(broken)
     with pytest.raises(UserError, match="unknown"):
         IdentityParams.from_dict({**data, "wings": 2})
+    with pytest.raises(UserError, match="version"):
+        IdentityParams.from_dict({**data, "version": 999})
     shape = dict(data["shape"])
     del shape["nose_length"]
     with pytest.raises(UserError, match="nose_length"):

@@ -27,18 +27,19 @@ _STYLE_SHELL = {
 }
 
 
-def strand_pattern(noise: GradientNoise, p: np.ndarray, center: np.ndarray) -> np.ndarray:
+def strand_pattern(noise: GradientNoise, p: np.ndarray, center: np.ndarray, levels: int = 3) -> np.ndarray:
     """Strand-like streaks in [-1, 1]: strands fall from the crown, so the pattern varies fast
     with the azimuth around the vertical axis through ``center`` and slowly along it.
 
     Three scales (about 8, 3 and 1 mm on a head 0.40 units tall) keep texture in the image
-    at 128² and at 512², for the renderer and for multi-view stereo.
+    at 128² and at 512², for the renderer and for multi-view stereo. Geometry uses only the
+    coarsest ``levels=1``: finer grooves would be smaller than a marching-cubes voxel.
     """
     q = p - center
     azim = np.arctan2(q[:, 0], q[:, 2])
     ring = np.stack([np.cos(azim), np.sin(azim), np.zeros(len(p))], axis=1)
     out = np.zeros(len(p))
-    for across, along, amp in ((11.0, 5.0, 0.55), (27.0, 9.0, 0.3), (70.0, 16.0, 0.15)):
+    for across, along, amp in ((11.0, 5.0, 0.55), (27.0, 9.0, 0.3), (70.0, 16.0, 0.15))[:levels]:
         coords = ring * across
         coords[:, 2] = q[:, 1] * along
         out += amp * noise(coords)
@@ -80,7 +81,7 @@ class Hair:
         spread = 1.0 + 0.25 * np.clip((c[1] - p[:, 1]) / 0.4, 0.0, 1.0) * (0.4 + self.vol)
         flat[:, 0] = c[0] + (p[:, 0] - c[0]) / spread
         curtain = self.anatomy.cranium(flat) * np.minimum(spread, 1.0) - thickness
-        curtain -= P.near_only(curtain, 0.025, p, lambda q: 0.0018 * strand_pattern(self.strand_noise, q, c))
+        curtain -= P.near_only(curtain, 0.025, p, lambda q: 0.003 * strand_pattern(self.strand_noise, q, c, 1))
         ragged = bottom_y + P.near_only(p[:, 1] - bottom_y, 0.05, p,
                                         lambda q: 0.02 * self.noise(q * [40.0, 0.0, 40.0]))
         curtain = P.smax(curtain, ragged - p[:, 1], 0.01)  # above the ragged ends
@@ -151,7 +152,7 @@ class Hair:
             d = d - taper * P.near_only(d, 0.045, p, lambda q: 0.012 * self.noise.fbm(q * 28.0, octaves=2))
         if self.style != "buzz":  # clumps and strand grooves on the surface
             d = d - taper * P.near_only(d, 0.025, p, lambda q: 0.003 * self.noise.fbm(q * 18.0, octaves=2)
-                                        + 0.0018 * strand_pattern(self.strand_noise, q, self.L.cranium_center))
+                                        + 0.003 * strand_pattern(self.strand_noise, q, self.L.cranium_center, 1))
         c = self.L.cranium_center
         if self.style == "long":
             d = P.smin(d, self._hanging(p, thickness, -0.17 - 0.2 * self.length, -0.015), 0.03)
