@@ -160,3 +160,27 @@ def test_cli_leaderboard_without_results_is_a_one_line_error(tmp_path):
     (tmp_path / "r").mkdir()
     out = CliRunner().invoke(app, ["leaderboard", "--results", str(tmp_path / "r"), "--csv", str(tmp_path / "x.csv")])
     assert out.exit_code != 0 and "no usable result" in str(out.exception)
+
+
+# A result file of schema 1 / protocol geogen-geom-1 as written on 2026-11-25 (trimmed to one
+# metric and one sample). Files already published must keep loading: do not edit, add new ones.
+FROZEN_V1 = """{"schema": "geogen-bench-result", "schema_version": 1,
+ "method": {"name": "frozen-v1", "source": "score", "details": {"meshes": "/x"}},
+ "dataset": {"name": "ds_tiny:tiny:seed0", "path": "/x", "manifest_sha256": "b029542bd75f", "split": "test", "n_test": 1},
+ "protocol": {"version": "geogen-geom-1", "gt": "exact", "normalisation": "gt-bbox", "crop_margin": 0.05,
+              "n_points": 100000, "emd_points": 2048, "seed": 0,
+              "key": "geogen-geom-1|gt=exact|N=100000|M=2048|margin=0.05|seed=0"},
+ "metrics": {"chamfer_l1": {"higher_is_better": false, "formula": "..."}},
+ "summary": {"chamfer_l1": {"mean": 0.1316, "std": null, "ci95_low": null, "ci95_high": null, "n": 1}},
+ "ci_method": "student-t 95% two-sided over samples with status ok", "image_metrics": {},
+ "n_samples": 1, "n_ok": 1, "n_failed": 0,
+ "samples": [{"id": "000006", "status": "ok", "reason": null, "metrics": {"chamfer_l1": 0.1316},
+              "diagnostics": {}, "info": {}}],
+ "provenance": {"created_utc": "2026-11-25T18:40:00Z", "git_commit": null}}"""
+
+
+def test_frozen_schema_1_result_still_loads(tmp_path):
+    (tmp_path / "frozen.json").write_text(FROZEN_V1)
+    board = load_board(tmp_path)
+    assert not board.skipped and [e.method for e in board.entries] == ["frozen-v1"]
+    assert board.entries[0].means["chamfer_l1"] == pytest.approx(0.1316) and board.entries[0].ranks["chamfer_l1"] == 1
