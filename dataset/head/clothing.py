@@ -12,6 +12,7 @@ import numpy as np
 from ..identity import IdentityParams
 from . import primitives as P
 from .anatomy import Anatomy, Layout
+from .noise import GradientNoise
 
 
 class Clothing:
@@ -19,6 +20,7 @@ class Clothing:
 
     def __init__(self, params: IdentityParams, layout: Layout, anatomy: Anatomy):
         self.kind = params.clothing
+        self.noise = GradientNoise(params.texture_seed + 202)
         self.L = layout
         self.anatomy = anatomy
 
@@ -48,6 +50,8 @@ class Clothing:
         kind = self.kind
         thick = {"crew_tshirt": 0.006, "collared_shirt": 0.006, "hoodie": 0.014, "turtleneck": 0.008}[kind]
         d = body - thick
+        # soft folds in the fabric (only near the surface, where they matter)
+        d = d - P.near_only(d, 0.02, p, lambda q: 0.0035 * self.noise.fbm(q * [9.0, 14.0, 9.0], octaves=2))
         base_y = L.shoulder_y
         if kind == "turtleneck":
             top_y = L.chin[1] - 0.045

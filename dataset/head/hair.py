@@ -93,7 +93,7 @@ class Hair:
         ``hair_part`` (-1..1) of the way to either side."""
         c = self.L.cranium_center
         x0 = 0.045 * self.part
-        line = np.exp(-(((p[:, 0] - x0) / 0.006) ** 2))
+        line = np.exp(-(((p[:, 0] - x0) / 0.0045) ** 2))
         front = np.clip((p[:, 2] - c[2] + 0.02) / 0.05, 0.0, 1.0) * np.clip((p[:, 1] - c[1] - 0.05) / 0.04, 0.0, 1.0)
         return line * front
 
@@ -169,8 +169,11 @@ class Hair:
             d = P.smin(d, P.sphere(p, center, r), 0.02)
         elif self.style == "ponytail":
             tie = c + np.array([0.0, 0.02, -self.L.cranium_radii[2] - 0.012])
-            end = tie + np.array([0.0, -0.2 - 0.15 * self.length, -0.035])
-            tail = P.round_cone(p, tie + [0.0, 0.0, -0.012], end, 0.024 + 0.008 * self.vol, 0.01)
-            d = P.smin(d, P.sphere(p, tie, 0.018), 0.01)
+            mid = tie + np.array([0.0, -0.06, -0.045])  # the tail bulges out, then hangs down
+            end = mid + np.array([0.0, -0.13 - 0.12 * self.length, 0.012])
+            r = 0.026 + 0.01 * self.vol
+            tail = P.smin(P.round_cone(p, tie + [0.0, 0.0, -0.01], mid, 0.8 * r, r),
+                          P.round_cone(p, mid, end, r, 0.012), 0.02)
+            d = P.smin(d, P.sphere(p, tie, 0.019), 0.01)
             d = P.smin(d, tail, 0.012)
         return d

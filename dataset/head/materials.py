@@ -145,7 +145,7 @@ class Materials:
         col = base[None, :] * shade[:, None]
         if self.params.hair_style in ("short", "medium", "long"):  # the parting shows the scalp
             part = self.hair.parting(p)
-            col = _mix(col, np.asarray(self.params.skin_rgb) * 0.7 * np.ones((len(p), 1)), 0.8 * part)
+            col = _mix(col, np.asarray(self.params.skin_rgb) * 0.6 * np.ones((len(p), 1)), 0.6 * part)
         if self.params.hair_style == "buzz":  # stubble-short hair: scalp shows through
             dots = _smoothstep(-0.3, 0.4, self.noise2(p * 500.0))
             cover = 0.45 + 0.35 * dots
