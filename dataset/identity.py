@@ -63,7 +63,7 @@ _DIMORPHIC = {"jaw_width": 0.5, "jaw_squareness": 0.5, "brow_ridge": 0.6, "chin_
               "lip_fullness": -0.3, "cheek_fullness": -0.3}
 
 HAIR_STYLES = ("bald", "buzz", "short", "medium", "long", "bun", "ponytail", "curly")
-_HAIR_WEIGHTS = (0.05, 0.10, 0.22, 0.15, 0.17, 0.09, 0.10, 0.12)
+_HAIR_WEIGHTS = (0.04, 0.08, 0.21, 0.17, 0.17, 0.10, 0.10, 0.13)
 CLOTHING_TYPES = ("crew_tshirt", "collared_shirt", "hoodie", "turtleneck")
 CLOTHING_PATTERNS = ("plain", "stripes", "check", "heather")
 GLASSES_TYPES = ("none", "round", "rectangular")
@@ -197,7 +197,7 @@ def sample_identity(seed: int, index: int) -> IdentityParams:
     tone, skin_rgb = _skin(rng)
     hair_weights = np.array(_HAIR_WEIGHTS)
     if masculinity > 0.6:  # long styles and buns rarer, short and bald more common
-        hair_weights = hair_weights * np.array([2.5, 1.8, 1.6, 0.8, 0.35, 0.4, 0.5, 0.9])
+        hair_weights = hair_weights * np.array([2.0, 1.5, 1.6, 1.0, 0.4, 0.4, 0.5, 1.0])
     hair_style = _pick(rng, HAIR_STYLES, hair_weights)
     skin = np.array(skin_rgb)
     lip = skin * np.array([0.95, 0.52, 0.55]) * rng.uniform(0.65, 0.85)
