@@ -100,3 +100,22 @@ def test_beta_gradient_only_when_trainable():
     with pytest.raises(AttributeError):
         Generator(model_config("tiny", "eg3d")).beta
 
+
+
+def test_extract_mesh_of_untrained_generator_is_the_prior_sphere():
+    import numpy as np
+
+    from geogen.model import extract_mesh
+    torch.manual_seed(0)
+    cfg = model_config("tiny", "geogen")
+    G = Generator(cfg).eval()
+    ws = G.mapping(torch.randn(1, cfg.z_dim), labels(1))
+    V, F = extract_mesh(G, ws, resolution=48)
+    assert V.dtype == np.float32 and F.dtype == np.int64 and F.shape[1] == 3
+    r = np.linalg.norm(V, axis=1)
+    assert abs(r.mean() - cfg.sphere_init_radius) < 0.02          # decoder starts within ~0.01 of the prior
+    with pytest.raises(ValueError, match="one latent"):
+        extract_mesh(G, ws.repeat(2, 1, 1), resolution=16)
+    Ge = Generator(model_config("tiny", "eg3d")).eval()
+    V, F = extract_mesh(Ge, Ge.mapping(torch.randn(1, 64), labels(1)), resolution=16, level=0.3)
+    assert V.ndim == 2 and V.shape[1] == 3 and np.abs(V).max() <= 0.5 + 0.5 / 15 + 1e-5   # caps: half a cell out

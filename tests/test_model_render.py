@@ -178,7 +178,9 @@ def test_marching_cubes_closes_surfaces_cut_by_the_box():
     vol = sample_grid(lambda p: {"sdf": p[..., 1:2] - 0.2}, 24, 1.0, "sdf")  # half-space y < 0.2 fills the box
     V, F = marching_cubes(vol, 0.0, 1.0, inside_is_low=True)
     m = trimesh.Trimesh(V, F)
-    assert m.is_watertight and m.volume == pytest.approx(0.7, rel=0.08)
+    h = 1.0 / 23                                                  # grid spacing; caps lie h/2 outside the box
+    assert m.is_watertight and m.volume == pytest.approx((1 + h) ** 2 * (0.7 + h / 2), rel=0.01)
+    assert V[:, 1].min() == pytest.approx(-0.5 - h / 2, abs=1e-5)
 
 
 def test_gaussian_blur_preserves_constants_and_spreads_impulses():

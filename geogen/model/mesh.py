@@ -2,8 +2,8 @@
 
 SDF variants: the zero level set of the SDF (``level`` default 0). EG3D: the density iso-surface
 σ = ``level`` (default 10, EG3D's shape-extraction threshold; useful range roughly 2-20). The
-grid is padded by one "outside" cell on every face so surfaces cut by the box (the torso's flat
-bottom at y = -0.5) come out closed.
+grid is padded by one "outside" layer on every face so surfaces cut by the box (the torso's flat
+bottom at y = -0.5) come out closed, with caps half a grid cell outside the box face.
 """
 
 from __future__ import annotations
@@ -36,9 +36,13 @@ def marching_cubes(volume: np.ndarray, level: float, box: float, inside_is_low: 
 
     R = volume.shape[0]
     spacing = box / (R - 1)
-    pad_value = float(volume.max() if inside_is_low else volume.min())
-    pad_value = max(pad_value, level + 1.0) if inside_is_low else min(pad_value, level - 1.0)
-    vol = np.pad(volume, 1, mode="constant", constant_values=pad_value)
+    # pad one layer, mirroring inside values to outside (2·level - v): surfaces cut by the box get
+    # caps exactly half a cell outside its faces, and the mesh stays watertight
+    vol = np.pad(volume, 1, mode="edge")
+    inside = vol < level if inside_is_low else vol > level
+    border = np.ones(vol.shape, bool)
+    border[1:-1, 1:-1, 1:-1] = False
+    vol = np.where(border & inside, 2 * level - vol, vol)
     if not (vol.min() < level < vol.max()):
         return np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int64)
     verts, faces, _, _ = measure.marching_cubes(vol, level=level, spacing=(spacing,) * 3,
