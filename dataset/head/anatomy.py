@@ -62,7 +62,7 @@ def make_layout(params: IdentityParams) -> Layout:
     eye_z = 0.112 - 0.005 * s["eye_depth"] + fz
     nose_len = 0.062 * s["nose_length"] * fl
     mouth_y = eye_y - 0.112 * fl + 0.007 * s["mouth_height"]
-    chin_y = eye_y - 0.178 * fl - 0.012 * (s["chin_length"] - 1.0) / 0.2
+    chin_y = eye_y - 0.172 * fl - 0.012 * (s["chin_length"] - 1.0) / 0.2
     neck_r = 0.08 * s["neck_width"]
     shoulder_y = -0.31 - 0.02 * (s["neck_length"] - 1.0) / 0.1 - 0.012 * s["shoulder_slope"]
     return Layout(
@@ -75,9 +75,9 @@ def make_layout(params: IdentityParams) -> Layout:
         brow_y=eye_y + 0.032,
         nose_root=np.array([0.0, eye_y + 0.012, 0.136 + fz]),
         nose_tip=np.array([0.0, eye_y - nose_len, 0.183 + fz + 0.012 * (s["nose_projection"] - 1.0) / 0.15]),
-        mouth_center=np.array([0.0, mouth_y, 0.150 + fz]),
+        mouth_center=np.array([0.0, mouth_y, 0.154 + fz]),
         mouth_half_width=0.036 * s["lip_width"],
-        chin=np.array([0.0, chin_y, 0.118 + fz + 0.014 * s["chin_protrusion"]]),
+        chin=np.array([0.0, chin_y, 0.128 + fz + 0.014 * s["chin_protrusion"]]),
         jaw_angles=_mirror([0.086 * s["jaw_width"] * fw, eye_y - 0.098 * fl - 0.012 * s["jaw_squareness"], -0.01]),
         cheek_centers=_mirror([0.07 * fw, eye_y - 0.032, 0.085 + fz]),
         ear_centers=_mirror([s["cranium_width"] - 0.004, eye_y - 0.024 + 0.008 * s["ear_height"], -0.032]),
@@ -119,7 +119,7 @@ class Anatomy:
         for g in L.jaw_angles:
             end = L.chin + [np.sign(g[0]) * 0.026 * cw, 0.006, -0.022]
             jaw = np.minimum(jaw, P.round_cone(p, g, end, jaw_r, 0.017))
-        chin = P.ellipsoid(p, L.chin + [0.0, 0.004, -0.02], [0.03 * cw, 0.022 * s["chin_length"], 0.022])
+        chin = P.ellipsoid(p, L.chin + [0.0, 0.004, -0.022], [0.03 * cw, 0.024 * s["chin_length"], 0.024])
         arch = P.ellipsoid(p, [0.0, L.mouth_center[1] + 0.008, 0.08 + L.face_z], [0.05, 0.05 * fl, 0.07])
         lower = P.smin(P.smin(jaw, chin, 0.03), arch, 0.03)
         d = P.smin(d, lower, 0.04)
