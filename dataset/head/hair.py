@@ -143,7 +143,7 @@ class Hair:
         scalp = self.anatomy.cranium(p)
         # thickness tapers to nothing at the hairline, so hair grows out of the scalp smoothly
         above = p[:, 1] - self._boundary_y(p, side_y, back_y)
-        taper = np.clip(above / 0.05, 0.0, 1.0)
+        taper = np.clip(above / (0.025 if self.style == "curly" else 0.05), 0.0, 1.0)
         taper = taper * taper * (3.0 - 2.0 * taper)
         d = scalp - thickness * taper + 0.0015 * (1.0 - taper)
         if self.style in ("short", "medium", "long"):  # a parting from the forehead toward the crown

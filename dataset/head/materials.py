@@ -65,7 +65,7 @@ class Materials:
         blotch = self.noise.fbm(p * 18.0, octaves=3)
         pores = self.noise2(p * 420.0)
         mottle = self.noise3(p * 65.0)  # mid-scale variation: gives stereo something to match
-        col = base[None, :] * (1.0 + 0.10 * blotch[:, None] + 0.06 * mottle[:, None] + 0.05 * pores[:, None])
+        col = base[None, :] * (1.0 + 0.10 * blotch[:, None] + 0.08 * mottle[:, None] + 0.05 * pores[:, None])
         # redness on cheeks, nose and ears
         red = np.zeros(len(p))
         for c in L.cheek_centers:
