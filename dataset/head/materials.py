@@ -75,7 +75,8 @@ class Materials:
         col = _mix(col, flush[None, :] * np.ones((len(p), 1)), np.clip(red, 0, 1) * (0.25 + 0.35 * prm.redness))
         # freckles: sparse spots over the mid-face
         if prm.freckles > 0.02:
-            face_w = np.exp(-np.sum(((p - [0.0, L.eye_centers[0, 1] - 0.03, 0.14]) / [0.09, 0.05, 0.1]) ** 2, axis=1))
+            mid_face = [0.0, L.eye_centers[0, 1] - 0.03, 0.14 + L.face_z]
+            face_w = np.exp(-np.sum(((p - mid_face) / [0.09, 0.05, 0.1]) ** 2, axis=1))
             spots = _smoothstep(0.45, 0.6, self.noise3(p * 160.0)) * face_w * prm.freckles
             col = _mix(col, base * np.array([0.7, 0.52, 0.4]) * np.ones((len(p), 1)), 0.7 * np.clip(spots, 0, 1))
         # lips
@@ -94,11 +95,24 @@ class Materials:
             hair_tint = np.asarray(prm.hair_rgb) * 0.6 + base * 0.15
             strength = 0.35 if prm.facial_hair == "stubble" else 0.6
             col = _mix(col, hair_tint[None, :] * np.ones((len(p), 1)), beard * dots * strength)
-        # eyebrows: arcs of short strands above each eye
+        # eyebrows: arcs of short strands above each eye; lashes: a dark rim on the lid margins
         col = _mix(col, np.asarray(prm.hair_rgb) * 0.8 * np.ones((len(p), 1)), self._eyebrows(p))
+        col = col * (1.0 - 0.65 * self._lash_line(p))[:, None]
         rough = 0.55 - 0.2 * lip_w + 0.05 * pores
         spec = 0.25 + 0.15 * lip_w
         return col, rough, spec
+
+    def _lash_line(self, p: np.ndarray) -> np.ndarray:
+        """0..1 on the eyelid margins next to the eyeball (upper lid darker: lashes)."""
+        L = self.L
+        w = np.zeros(len(p))
+        for e in L.eye_centers:
+            q = p - e
+            gap = np.sqrt(np.einsum("ij,ij->i", q, q)) - L.eye_radius
+            margin = _smoothstep(0.0075, 0.0035, gap) * (q[:, 2] > 0.0)
+            upper = np.where(q[:, 1] > 0.0, 1.0, 0.45)
+            w = np.maximum(w, margin * upper)
+        return w
 
     def _eyebrows(self, p: np.ndarray) -> np.ndarray:
         L = self.L
@@ -111,8 +125,8 @@ class Materials:
             half_h = 0.006 * (1.0 - 0.45 * _smoothstep(0.0, 0.03, u))
             inside = _smoothstep(0.002, -0.001, np.abs(dy) - half_h) * _smoothstep(0.033, 0.028, np.abs(u))
             inside *= (p[:, 2] > e[2]).astype(np.float64)
-            strands = 0.5 + 0.5 * np.sin(900.0 * (u + 0.3 * dy) + 4.0 * self.noise(p * 200.0))
-            w = np.maximum(w, inside * (0.55 + 0.45 * strands))
+            strands = 0.5 + 0.5 * self.noise2(np.stack([u * 900.0, dy * 150.0, p[:, 2] * 150.0], axis=1))
+            w = np.maximum(w, inside * (0.7 + 0.3 * strands))
         return w
 
     # --- eyes ---------------------------------------------------------------------------
