@@ -13,7 +13,7 @@ from geogen.common.errors import UserError, run_cli
 from .protocol import PROTOCOL_VERSION, Protocol
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help=f"GeoGen geometry benchmark (protocol {PROTOCOL_VERSION}).")
+                  help=f"GeoGen geometry benchmark (protocol {PROTOCOL_VERSION}) and generation metrics.")
 
 GT_HELP = "ground truth: exact (meshes/gt) or pseudo (meshes/pseudo_gt)"
 
@@ -92,6 +92,43 @@ def run(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot,
                            method=method, limit=limit, inception_weights=inception_weights,
                            pictures=pictures, progress=progress)
     _summary_line(result, out)
+
+
+@app.command()
+def images(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot) written by geogen-train"),
+           data: Path = typer.Option(..., help="dataset folder: real images = its training split (dataset.json)"),
+           out: Path = typer.Option(Path("images.json"), help="result JSON of the generation metrics"),
+           samples: int = typer.Option(1000, help="generated samples for FID/KID"),
+           real_limit: Optional[int] = typer.Option(None, help="at most N training images (seeded; default all)"),
+           id_samples: int = typer.Option(100, help="generated samples for ID (0 = skip)"),
+           id_views: int = typer.Option(4, help="random views per ID sample"),
+           id_yaw: float = typer.Option(30.0, help="ID views: azimuth uniform in ±this many degrees"),
+           id_pitch: float = typer.Option(10.0, help="ID views: elevation = training median ± this"),
+           truncation: float = typer.Option(1.0, help="truncation ψ (1 = none)"),
+           seed: int = typer.Option(0, help="first latent seed (sample i uses seed + i)"),
+           inception_weights: Optional[Path] = typer.Option(None, help="pt_inception-2015-12-05-6726825d.pth "
+                                                            "(default: the torch hub cache)"),
+           allow_nonstandard_weights: bool = typer.Option(False, help="accept other Inception weights; the "
+                                                          "metrics are then named fid_nonstandard/kid_nonstandard"),
+           device: str = typer.Option("auto", help="torch device: auto (cuda if visible), cpu, cuda[:N]"),
+           method: Optional[str] = typer.Option(None, help="name recorded in the result"),
+           progress: bool = typer.Option(True, help="print progress")) -> None:
+    """Generation metrics of a model: FID/KID against the training images, and ID (face identity across views)."""
+    from .generation import ImageProtocol, image_metrics_for_model
+
+    proto = ImageProtocol(samples=samples, seed=seed, truncation=truncation, real_limit=real_limit,
+                          id_samples=id_samples, id_views=id_views, id_yaw_deg=id_yaw, id_pitch_deg=id_pitch)
+    result = image_metrics_for_model(model, data, out, proto, inception_weights, allow_nonstandard_weights,
+                                     device=device, method=method, progress=progress)
+    for name, value in result["metrics"].items():
+        if isinstance(value, dict) and value.get("status") == "unavailable":
+            text = f"unavailable ({value['reason']})"
+        elif isinstance(value, dict):
+            text = f"{value['mean']:.5g}" + (f" ± {value['std']:.2g}" if value.get("std") is not None else "")
+        else:
+            text = f"{value:.5g}"
+        print(f"{name}: {text}")
+    print(f"→ {out}")
 
 
 @app.command()

@@ -1,23 +1,21 @@
 """2D metrics: inversion PSNR/SSIM (scikit-image), and the availability of weight-dependent ones.
 
-LPIPS, FID/KID and ID need pretrained weights that cannot be downloaded on these machines.
+LPIPS, FID/KID and ID need pretrained weights that cannot be downloaded on these machines
+(FID/KID: benchmark.inception + benchmark.fid; ID: benchmark.face_id; both computed for
+generated samples by benchmark.generation, ``geogen-bench images``).
 Each is reported either with a number or as ``{"status": "unavailable", "reason": ...}``;
 never as a number computed with other weights under the standard name.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-# pytorch-fid's port of the TF Inception-v3 (2015-12-05) weights; the file name carries the
-# first 8 hex digits of its SHA-256.
-INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
-INCEPTION_SHA256_PREFIX = "6726825d"
+from .inception import INCEPTION_FILE, INCEPTION_SHA256_PREFIX, hub_checkpoints  # noqa: F401 (re-exported)
+
 LPIPS_VGG_FILE = "vgg16-397923af.pth"  # torchvision's ImageNet VGG16, the LPIPS(vgg) backbone
 
 
@@ -29,12 +27,6 @@ def psnr(pred: np.ndarray, target: np.ndarray) -> float:
 def ssim(pred: np.ndarray, target: np.ndarray) -> float:
     """Mean SSIM of uint8 RGB images (scikit-image defaults: 7×7 Gaussian-free window, per channel)."""
     return float(structural_similarity(target, pred, channel_axis=2, data_range=255))
-
-
-def hub_checkpoints() -> Path:
-    torch_home = os.environ.get("TORCH_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "torch")
-    return Path(torch_home) / "hub" / "checkpoints"
 
 
 def unavailable(reason: str) -> dict:
@@ -50,19 +42,18 @@ def _importable(name: str) -> str | None:
 
 
 def inception_status(weights: str | Path | None = None) -> dict:
-    """Whether FID/KID can be computed with the standard weights; FID/KID are only reported if so."""
-    path = Path(weights) if weights else hub_checkpoints() / INCEPTION_FILE
-    if not path.is_file():
-        return unavailable(f"Inception-v3 2015-12-05 weights not found at {path} (they cannot be "
-                           "downloaded here; pass --inception-weights or put them in the torch hub cache)")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if not digest.startswith(INCEPTION_SHA256_PREFIX):
-        return unavailable(f"{path} has SHA-256 {digest[:12]}…, not the standard {INCEPTION_SHA256_PREFIX}…")
-    missing = _importable("torchvision")
-    if missing:
-        return unavailable(f"standard weights found but {missing}")
-    return unavailable("standard weights and torchvision found, but this version computes FID/KID only "
-                       "through a future torch-fidelity integration")
+    """FID/KID entry of ``geogen-bench run``: they measure generated samples, so ``run`` never
+    computes them; the reason says whether the standard weights would load (benchmark.inception)."""
+    from geogen.common.errors import UserError
+
+    from .inception import load_inception
+
+    try:
+        _, info = load_inception(weights)
+    except UserError as exc:
+        return unavailable(str(exc))
+    return unavailable(f"standard weights found ({info['weights']}); FID/KID of generated samples are "
+                       "computed by `geogen-bench images`, not by `run`")
 
 
 def lpips_model():
@@ -81,4 +72,11 @@ def lpips_model():
 
 
 def id_status() -> dict:
-    return unavailable("no face-embedding model (e.g. ArcFace) is available locally; ID is not reported")
+    """ID entry of ``geogen-bench run`` (ID measures generated samples: ``geogen-bench images``)."""
+    from .face_id import METRIC_NAME, load_face_embedder
+
+    embedder, status = load_face_embedder()
+    if embedder is None:
+        return status
+    return unavailable(f"ID ({METRIC_NAME}) measures generated samples; it is computed by "
+                       "`geogen-bench images`, not by `run`")
