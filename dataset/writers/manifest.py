@@ -33,9 +33,12 @@ CAMERA_CONVENTION = ("EG3D: OpenCV cam2world (x right, y down, z forward), intri
 
 
 def identity_key(config: DatasetConfig) -> str:
-    """Hash of the config fields an identity's files depend on."""
+    """Hash of what an identity's files depend on: config fields, pipeline and generator versions."""
+    from ..generators import get_generator
+
     d = config.to_dict()
-    blob = json.dumps({k: d[k] for k in IDENTITY_FIELDS}, sort_keys=True)
+    blob = json.dumps({"config": {k: d[k] for k in IDENTITY_FIELDS}, "pipeline": PIPELINE_VERSION,
+                       "generator": get_generator(config.generator).version}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
