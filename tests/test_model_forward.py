@@ -119,3 +119,12 @@ def test_extract_mesh_of_untrained_generator_is_the_prior_sphere():
     Ge = Generator(model_config("tiny", "eg3d")).eval()
     V, F = extract_mesh(Ge, Ge.mapping(torch.randn(1, 64), labels(1)), resolution=16, level=0.3)
     assert V.ndim == 2 and V.shape[1] == 3 and np.abs(V).max() <= 0.5 + 0.5 / 15 + 1e-5   # caps: half a cell out
+
+
+def test_neural_resolution_override_keeps_the_output_size():
+    cfg = model_config("tiny", "eg3d")
+    G, D = Generator(cfg), Discriminator(cfg)
+    c = labels(2)
+    out = G(torch.randn(2, cfg.z_dim), c, neural_resolution=16)
+    assert out["image_raw"].shape[-1] == 16 and out["image"].shape[-1] == cfg.image_resolution
+    assert D(out, c).shape == (2, 1)
