@@ -77,7 +77,7 @@ def make_layout(params: IdentityParams) -> Layout:
         nose_tip=np.array([0.0, eye_y - nose_len, 0.183 + fz + 0.012 * (s["nose_projection"] - 1.0) / 0.15]),
         mouth_center=np.array([0.0, mouth_y, 0.154 + fz]),
         mouth_half_width=0.036 * s["lip_width"],
-        chin=np.array([0.0, chin_y, 0.128 + fz + 0.014 * s["chin_protrusion"]]),
+        chin=np.array([0.0, chin_y, 0.124 + fz + 0.02 * s["chin_protrusion"]]),
         jaw_angles=_mirror([0.086 * s["jaw_width"] * fw, eye_y - 0.098 * fl - 0.012 * s["jaw_squareness"], -0.01]),
         cheek_centers=_mirror([0.07 * fw, eye_y - 0.032, 0.085 + fz]),
         ear_centers=_mirror([s["cranium_width"] - 0.004, eye_y - 0.024 + 0.008 * s["ear_height"], -0.032]),
@@ -125,7 +125,7 @@ class Anatomy:
         d = P.smin(d, lower, 0.04)
         # cheekbones and cheeks
         cb = 0.016 + 0.009 * s["cheekbones"]
-        full = 0.03 + 0.01 * s["cheek_fullness"]
+        full = 0.027 + 0.016 * s["cheek_fullness"]
         for c in L.cheek_centers:
             d = P.smin(d, P.ellipsoid(p, c + [0.004 * np.sign(c[0]), 0.006, -0.012], [0.036, cb, 0.03]), 0.02)
             d = P.smin(d, P.ellipsoid(p, [c[0] * 0.82, L.mouth_center[1] + 0.022, 0.07 + L.face_z],
