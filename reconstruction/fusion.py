@@ -3,7 +3,8 @@
 A reference pixel's 3D point is *consistent* with another view when (ACMP's defaults) its
 projection lands on a valid depth there whose relative depth difference is below 1%, that
 depth's point reprojects into the reference image within 2 px, and the two normals differ by
-less than 10 degrees. Points confirmed by at least ``min_consistent`` other views are kept,
+less than 10 degrees. Points confirmed by at least ``min_consistent`` other views are kept
+(default 1, i.e. two views agree: 10 views around 360° rarely see a point three times),
 averaged with their confirmations, and the cloud is voxel-averaged to remove the overlap
 between views. Our own (not pycolmap's ``stereo_fusion``) so it needs no workspace on disk
 and works directly on the in-memory maps; vectorised over pixels with numpy.
@@ -23,7 +24,7 @@ class FusionConfig:
     max_reproj_error: float = 2.0  # pixels
     max_rel_depth_diff: float = 0.01
     max_normal_angle: float = 10.0  # degrees
-    min_consistent: int = 2  # other views that must agree
+    min_consistent: int = 1  # other views that must agree (1: the pixel's view + one more = 2 views)
     voxel_size: float = 0.002  # scene units; 0 disables the voxel averaging
 
 

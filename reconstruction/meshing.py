@@ -16,7 +16,8 @@ import numpy as np
 @dataclass
 class MeshingConfig:
     depth: int = 8  # octree depth: a 2^depth grid over the cloud's bounding cube
-    trim_quantile: float = 0.03  # drop vertices with density below this quantile
+    trim_quantile: float = 0.0  # drop vertices with density below this quantile (0: keep; the crop and the
+    # largest-component step remove the far extrapolation, and the GT is watertight)
     point_weight: float = 4.0  # screening weight (Open3D default 2; higher follows the points more)
     bounds_margin: float = 0.02  # crop box = scene bounds grown by this (scene units)
     keep_largest_component: bool = True

@@ -135,6 +135,11 @@ def reconstruct_scene(scene: MVSScene, cfg: ReconConfig, workspace: str | os.Pat
                                     "are textured")
     pairs = select_sources(scene, sparse, cfg.patchmatch.num_sources, cfg.max_source_angle)
     ranges = depth_ranges(scene, bounds, sparse, cfg.depth_margin)
+    if cfg.use_hull and stats["masks_used"]:
+        from .hull import hull_depth_bounds
+
+        ranges = hull_depth_bounds(scene, bounds, ranges, resolution=cfg.hull_resolution)
+        stats["notes"].append("depth ranges limited to the visual hull of the masks")
     timings["sparse"] = time.perf_counter() - t0
 
     # --- dense
