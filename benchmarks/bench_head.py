@@ -1,4 +1,4 @@
-"""Head generator speed: seconds to sample + build, mesh, and shade (materials) per identity.
+"""Head generator speed: seconds to sample + build and mesh an identity, material cost per point.
 
 Usage: python benchmarks/bench_head.py [--identities 8] [--resolution 128 160] [--seed 0]
 Prints one row per mesh resolution (mean and worst over identities) and per hair style.
@@ -27,7 +27,7 @@ def main() -> None:
     args = ap.parse_args()
 
     wall = time.perf_counter()
-    print(f"{'grid':>5} {'build s':>8} {'mesh s':>8} {'worst mesh s':>12} {'shade s':>8} {'vertices':>9} {'faces':>9}")
+    print(f"{'grid':>5} {'build s':>8} {'mesh s':>8} {'worst mesh s':>12} {'material us/pt':>15} {'vertices':>9} {'faces':>9}")
     by_style: dict[str, list[float]] = defaultdict(list)
     for res in args.resolution:
         rows = []
@@ -38,13 +38,15 @@ def main() -> None:
             t1 = time.process_time()
             v, f = extract_mesh(head, res)
             t2 = time.process_time()
-            head.material(v, sdf_normals(head, v))
+            normals = sdf_normals(head, v)
             t3 = time.process_time()
-            rows.append((t1 - t0, t2 - t1, t3 - t2, len(v), len(f)))
+            head.material(v, normals)
+            t4 = time.process_time()
+            rows.append((t1 - t0, t2 - t1, 1e6 * (t4 - t3) / len(v), len(v), len(f)))
             if res == args.resolution[-1]:
                 by_style[params.hair_style].append(t2 - t1)
         r = np.array(rows)
-        print(f"{res:>5} {r[:, 0].mean():8.3f} {r[:, 1].mean():8.3f} {r[:, 1].max():12.3f} {r[:, 2].mean():8.3f}"
+        print(f"{res:>5} {r[:, 0].mean():8.3f} {r[:, 1].mean():8.3f} {r[:, 1].max():12.3f} {r[:, 2].mean():15.1f}"
               f" {int(r[:, 3].mean()):>9} {int(r[:, 4].mean()):>9}")
     print(f"(wall-clock for everything: {time.perf_counter() - wall:.1f} s)")
     print(f"\nmesh CPU seconds by hair style at grid {args.resolution[-1]}:")
