@@ -190,3 +190,19 @@ def test_gaussian_blur_preserves_constants_and_spreads_impulses():
     assert y.sum() == pytest.approx(2.0, rel=1e-5)
     assert y[0, 0, 16, 16] == pytest.approx(1 / (2 * math.pi * 4), rel=0.05)
     assert torch.allclose(gaussian_blur(torch.ones(1, 1, 9, 9), 1.0), torch.ones(1, 1, 9, 9))
+
+
+def test_coarse_grad_flag_only_changes_gradients():
+    o, d = camera_rays(6)
+    r = torch.tensor(RADIUS, dtype=torch.float64, requires_grad=True)
+
+    def field(p):
+        sdf = p.norm(dim=-1, keepdim=True) - r
+        return {"sdf": sdf, "sigma": laplace_density(sdf, 0.02), "features": p * 0 + 0.5}
+
+    a = render_rays(field, o, d, RaySampling(16, 16, 2.1, 3.3, coarse_grad=True))
+    b = render_rays(field, o, d, RaySampling(16, 16, 2.1, 3.3, coarse_grad=False))
+    assert torch.allclose(a["depth"], b["depth"]) and torch.allclose(a["weights_sum"], b["weights_sum"])
+    ga = torch.autograd.grad(a["weights_sum"].sum(), r)[0]
+    gb = torch.autograd.grad(b["weights_sum"].sum(), r)[0]
+    assert ga > 0 and gb > 0 and not torch.isclose(ga, gb)

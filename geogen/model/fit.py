@@ -52,6 +52,7 @@ class FitConfig:
     pe_levels: int = 4
     samples_coarse: int = 16
     samples_fine: int = 16
+    coarse_grad: bool = False             # no gradient through the coarse samples: ~20% cheaper steps, same quality
     beta_init: float = 0.03
     lr: float = 0.01
     lr_final_factor: float = 0.1          # cosine decay to lr * this
@@ -205,7 +206,8 @@ def fit_scene(data: MultiView, fc: FitConfig = FitConfig(), log=print) -> dict:
                            else torch.full((3,), 0.5) for r in range(H)])
     model = SceneField(cfg, H, bg_init)
     opt = torch.optim.Adam(model.parameters(), lr=fc.lr)
-    sampling = RaySampling(cfg.samples_coarse, cfg.samples_fine, cfg.ray_start, cfg.ray_end, randomize=True)
+    sampling = RaySampling(cfg.samples_coarse, cfg.samples_fine, cfg.ray_start, cfg.ray_end, randomize=True,
+                           coarse_grad=fc.coarse_grad)
     n_rays = len(rgb)
     t0, c0 = time.time(), time.process_time()
     step = 0

@@ -31,6 +31,7 @@ class RaySampling:
     ray_start: float
     ray_end: float
     randomize: bool = False
+    coarse_grad: bool = True     # False: the coarse pass only places the fine samples (no gradient through it)
 
 
 def rays_from_labels(c: torch.Tensor, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,16 +123,18 @@ def render_rays(field_fn: FieldFn, origins: torch.Tensor, dirs: torch.Tensor, sa
     B, R, _ = origins.shape
     t_c = stratified_depths((B, R), sampling.samples_coarse, sampling.ray_start, sampling.ray_end,
                             sampling.randomize, origins.device, origins.dtype)
-    out_c = _eval(field_fn, origins, dirs, t_c)
+    with torch.set_grad_enabled(sampling.coarse_grad and torch.is_grad_enabled()):
+        out_c = _eval(field_fn, origins, dirs, t_c)
     if sampling.samples_fine > 0:
         w_c = composite(out_c["sigma"], out_c["features"][..., :0], t_c, sampling.ray_end)["weights"]
         t_f = sample_pdf(t_c, w_c, sampling.samples_fine, sampling.randomize)
         out_f = _eval(field_fn, origins, dirs, t_f)
         t_all, order = torch.sort(torch.cat([t_c, t_f], dim=-1), dim=-1)
         merged = {}
-        for k in out_c:
+        for k in out_c.keys() & out_f.keys() - {"rgb"}:   # "rgb" is a view of "features"; rebuilt below
             v = torch.cat([out_c[k], out_f[k]], dim=2)
             merged[k] = v.gather(2, order.unsqueeze(-1).expand_as(v))
+        merged["rgb"] = merged["features"][..., :3]
         out_c, t_c = merged, t_all
     res = composite(out_c["sigma"], out_c["features"], t_c, sampling.ray_end)
     if background is not None:
