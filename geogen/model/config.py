@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 
 from geogen.common.errors import UserError
+from geogen.common.registry import Registry
 
 VARIANTS = ("geogen", "geogen-nodepth", "eg3d")
 PRESETS = ("tiny", "small", "paper")
@@ -78,8 +79,8 @@ class ModelConfig:
     d_mbstd_group: int = 4             # minibatch-std group size
 
     def __post_init__(self):
-        if self.variant not in VARIANTS:
-            raise UserError(f"unknown model variant {self.variant!r}; choose from {', '.join(VARIANTS)}")
+        if self.variant not in VARIANT_REGISTRY:
+            VARIANT_REGISTRY.get(self.variant)   # raises the one-line error
         if self.plane_aggregation not in ("concat", "mean"):
             raise UserError(f"plane_aggregation must be 'concat' or 'mean', got {self.plane_aggregation!r}")
         if self.background_mode not in ("gradient", "constant"):
@@ -164,17 +165,28 @@ class LossConfig:
         return _from_dict(cls, data)
 
 
-def _check(preset: str, variant: str) -> None:
+@dataclass(frozen=True)
+class Variant:
+    """What a model variant changes relative to the GeoGen defaults."""
+
+    model_overrides: dict = field(default_factory=dict)   # ModelConfig fields
+    depth_loss: bool = True                                # λ > 0 after the switch point
+
+
+VARIANT_REGISTRY: Registry[Variant] = Registry("model variant")
+VARIANT_REGISTRY.add("geogen", Variant())
+VARIANT_REGISTRY.add("geogen-nodepth", Variant(depth_loss=False))
+VARIANT_REGISTRY.add("eg3d", Variant(dict(pe_levels=0, plane_aggregation="mean"), depth_loss=False))
+
+
+def _check(preset: str, variant: str) -> Variant:
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-    if variant not in VARIANTS:
-        raise UserError(f"unknown model variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    return VARIANT_REGISTRY.get(variant)   # one-line error with "did you mean"
 
 
 def _variant_overrides(variant: str) -> dict:
-    if variant == "eg3d":
-        return dict(pe_levels=0, plane_aggregation="mean")
-    return {}
+    return dict(VARIANT_REGISTRY.get(variant).model_overrides)
 
 
 def model_config(preset: str = "tiny", variant: str = "geogen") -> ModelConfig:
@@ -199,7 +211,7 @@ def model_config(preset: str = "tiny", variant: str = "geogen") -> ModelConfig:
 
 def loss_config(preset: str = "tiny", variant: str = "geogen") -> LossConfig:
     """Training schedule for a preset and variant (λ = 0 throughout except for ``geogen``)."""
-    _check(preset, variant)
+    spec = _check(preset, variant)
     if preset == "tiny":
         base = dict(batch_size=8, beta_fixed_kimg=50.0, depth_loss_start_kimg=50.0, blur_sigma=2.0,
                     blur_fade_kimg=20.0, gpc_fade_kimg=100.0, ema_kimg=2.5)
@@ -209,6 +221,6 @@ def loss_config(preset: str = "tiny", variant: str = "geogen") -> LossConfig:
     else:
         base = dict(batch_size=32, beta_fixed_kimg=1000.0, depth_loss_start_kimg=1000.0, blur_sigma=10.0,
                     blur_fade_kimg=200.0, gpc_fade_kimg=1000.0, ema_kimg=10.0)
-    if variant != "geogen":
+    if not spec.depth_loss:
         base["depth_loss_weight"] = 0.0
     return LossConfig(**base)
