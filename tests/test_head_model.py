@@ -173,3 +173,13 @@ def test_eyes_are_visible_from_the_front():
             d = head.part_distances(ray)
             first = int(np.argmax(d.min(axis=1) < 0))
             assert d[first].argmin() in (PARTS.index("eyes"), PARTS.index("glasses")), (i, PARTS[d[first].argmin()])
+
+
+@pytest.mark.parametrize("kind", ["crew_tshirt", "collared_shirt", "hoodie"])
+def test_clothing_stays_below_the_neck(kind):
+    """Garments end at the neck base (collars a little higher): no fabric slivers up the neck."""
+    head = build_head(_find(lambda p: p.clothing == kind and p.hair_style in ("short", "buzz", "bald")))
+    v, f = extract_mesh(head, 96)
+    cloth = v[head.labels(v) == PARTS.index("clothing")]
+    assert len(cloth) > 1000
+    assert cloth[:, 1].max() < head.layout.shoulder_y + 0.12

@@ -65,7 +65,11 @@ class Clothing:
         if kind == "collared_shirt":
             v = (p[:, 1] - (base_y - 0.09)) * 0.5 - np.abs(p[:, 0]) * 1.0  # V in front
             cut = np.maximum(cut, np.where(p[:, 2] > 0.0, v, -1.0))
-        d = P.smax(d, np.minimum(cut, p[:, 1] - (base_y + 0.02)) if kind != "hoodie" else cut, 0.006)
+        # the fabric stops at the neck opening, and nowhere climbs the neck (no slivers where the
+        # neck flares into the shoulders)
+        top = base_y + (0.035 if kind == "hoodie" else 0.02)
+        removed = np.maximum(np.minimum(cut, p[:, 1] - top), p[:, 1] - (top + 0.03))
+        d = P.smax(d, removed, 0.006)
         if kind == "crew_tshirt":
             rib = P.torus(p, [0.0, base_y + 0.006, L.neck_base[2] + 0.008], opening + 0.002, 0.0075,
                           P.rotation(pitch=np.pi / 2 + 0.25))
