@@ -3,7 +3,8 @@
 - FID (Heusel et al. 2017) = ‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ − 2 tr (Σ₁Σ₂)^½, Σ the unbiased
   sample covariances. tr (Σ₁Σ₂)^½ is computed as Σᵢ √λᵢ with λ the eigenvalues of the
   symmetric PSD matrix Σ₁^½ Σ₂ Σ₁^½ (similar to Σ₁Σ₂): two symmetric eigendecompositions,
-  no complex round-off as with a general ``sqrtm`` of the non-symmetric product.
+  no complex round-off as with a general ``sqrtm`` of the non-symmetric product (and an
+  exact low-rank shortcut when there are fewer samples than dimensions, see fid_from_features).
 - KID (Bińkowski et al. 2018) = unbiased MMD² with the cubic polynomial kernel
   k(x, y) = (xᵀy / d + 1)³, averaged over ``subsets`` random subsets of ``subset_size``
   features drawn without replacement from each set (100 × 1000 as torch-fidelity and
@@ -41,7 +42,19 @@ def frechet_distance(mu1, cov1, mu2, cov2) -> float:
 
 
 def fid_from_features(a: np.ndarray, b: np.ndarray) -> float:
-    return frechet_distance(*feature_stats(a), *feature_stats(b))
+    """FID of two feature sets (N, d). With few samples (N₁·N₂ ≤ d²) the trace term is the
+    nuclear norm of A Bᵀ (A, B the centred features / √(N−1), so Σ₁ = AᵀA, Σ₂ = BᵀB): the
+    non-zero eigenvalues of Σ₁Σ₂ = AᵀA BᵀB are those of (A Bᵀ)(A Bᵀ)ᵀ, exactly, at the cost
+    of an N₁×N₂ SVD instead of two d×d eigendecompositions."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    (mu1, cov1), (mu2, cov2) = feature_stats(a), feature_stats(b)
+    if len(a) * len(b) > a.shape[1] ** 2:
+        return frechet_distance(mu1, cov1, mu2, cov2)
+    A = (a - mu1) / np.sqrt(len(a) - 1)
+    B = (b - mu2) / np.sqrt(len(b) - 1)
+    tr_sqrt = float(np.linalg.svd(A @ B.T, compute_uv=False).sum())
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(cov1) + np.trace(cov2) - 2.0 * tr_sqrt)
 
 
 def polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
