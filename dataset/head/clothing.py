@@ -1,6 +1,6 @@
 """Clothing as geometry: a shell over the torso with a type-specific neckline.
 
-crew_tshirt: ribbed collar around the neck base; collared_shirt: V opening with a standing,
+crew_tshirt: ribbed band along the neckline; collared_shirt: V opening with a standing,
 folded collar; hoodie: thick fabric and a hood bunched behind the neck; turtleneck: the
 fabric runs up the neck with a rolled top.
 """
@@ -31,6 +31,12 @@ class Clothing:
         axis_z = base[2] + t * (top[2] - base[2])
         return np.hypot(p[:, 0], p[:, 2] - axis_z)
 
+    def _neck_front(self, p: np.ndarray) -> np.ndarray:
+        """How far in front of the neck's axis a point is (z offset from the axis)."""
+        top, base = self.L.neck_top, self.L.neck_base
+        t = (p[:, 1] - base[1]) / (top[1] - base[1])
+        return p[:, 2] - (base[2] + t * (top[2] - base[2]))
+
     def distance(self, p: np.ndarray, body: np.ndarray | None = None) -> np.ndarray:
         """Garment distance; ``body`` (the anatomy's body distance at ``p``) saves recomputing it."""
         if body is None:
@@ -60,20 +66,21 @@ class Clothing:
                            P.rotation(pitch=np.pi / 2))
             d = P.smin(d, roll, 0.012)
             return d
-        opening = r_neck * 1.12 + 0.006
-        cut = opening - radial  # positive inside the neck opening
-        if kind == "collared_shirt":
-            v = (p[:, 1] - (base_y - 0.09)) * 0.5 - np.abs(p[:, 0]) * 1.0  # V in front
-            cut = np.maximum(cut, np.where(p[:, 2] > 0.0, v, -1.0))
-        # the fabric stops at the neck opening, and nowhere climbs the neck (no slivers where the
-        # neck flares into the shoulders)
+        # The neckline: a height around the neck (lower in front, a V for collared shirts) above
+        # which fabric near the neck is removed. Cutting across the neck with a height rather
+        # than along it with a cylinder leaves a clean edge, never a sliver of fabric.
         top = base_y + (0.035 if kind == "hoodie" else 0.02)
-        removed = np.maximum(np.minimum(cut, p[:, 1] - top), p[:, 1] - (top + 0.03))
-        d = P.smax(d, removed, 0.006)
-        if kind == "crew_tshirt":
-            rib = P.torus(p, [0.0, base_y + 0.006, L.neck_base[2] + 0.008], opening + 0.002, 0.0075,
-                          P.rotation(pitch=np.pi / 2 + 0.25))
-            d = P.smin(d, rib, 0.006)
+        near_neck = r_neck * 1.12 + 0.03 - radial  # positive within ~2 cm of the neck
+        front = np.clip(self._neck_front(p) / np.maximum(radial, 1e-9), 0.0, 1.0) ** 2
+        neckline = top - 0.022 * front
+        if kind == "collared_shirt":
+            neckline = neckline - 0.07 * np.clip(1.0 - np.abs(p[:, 0]) / 0.04, 0.0, 1.0) * (self._neck_front(p) > 0)
+        removed = np.maximum(np.minimum(near_neck, p[:, 1] - neckline), p[:, 1] - (top + 0.03))
+        d = P.smax(d, removed, 0.004)
+        if kind in ("crew_tshirt", "hoodie"):  # a ribbed band along the neckline
+            band_h = 0.007 if kind == "crew_tshirt" else 0.011
+            rib = P.smax(body - thick - 0.0045, np.abs(p[:, 1] - (neckline - band_h)) - band_h, 0.003)
+            d = P.smin(d, P.smax(rib, -near_neck, 0.003), 0.004)
         elif kind == "collared_shirt":
             collar = P.round_cone(p, [0.0, base_y - 0.01, L.neck_base[2]], [0.0, base_y + 0.04, L.neck_top[2] + 0.02],
                                   r_neck * 1.2 + 0.012, r_neck * 1.1 + 0.008)
@@ -84,9 +91,6 @@ class Clothing:
         elif kind == "hoodie":
             hood = P.ellipsoid(p, [0.0, base_y + 0.035, L.neck_base[2] - r_neck - 0.03], [0.13, 0.06, 0.07])
             d = P.smin(d, hood, 0.03)
-            ring = P.torus(p, [0.0, base_y + 0.01, L.neck_base[2] + 0.01], opening + 0.012, 0.013,
-                           P.rotation(pitch=np.pi / 2 + 0.3))
-            d = P.smin(d, ring, 0.01)
             for sx in (-1.0, 1.0):
                 cord = P.capsule(p, [sx * 0.03, base_y - 0.005, 0.05], [sx * 0.035, base_y - 0.13, 0.1], 0.004)
                 d = np.minimum(d, cord)
