@@ -183,3 +183,22 @@ def test_clothing_stays_below_the_neck(kind):
     cloth = v[head.labels(v) == PARTS.index("clothing")]
     assert len(cloth) > 1000
     assert cloth[:, 1].max() < head.layout.shoulder_y + 0.12
+
+
+def test_part_bounds_never_over_estimate():
+    """Each cheap bound used to skip a part must not exceed the part's true distance."""
+    rng = np.random.default_rng(3)
+    q = rng.uniform(-0.5, 0.5, size=(60000, 3))
+    for style in ("bun", "ponytail", "long", "curly"):
+        head = build_head(_find(lambda p: p.hair_style == style))
+        exact = head.hair._distance(q)
+        bound = head.hair._bound(q)
+        # where bounded() trusts the bound instead of evaluating, near enough to matter
+        far = (bound >= 0.04) & (exact < 0.1)
+        assert np.all(bound[far] <= exact[far] + 1e-9), style
+    head = build_head(_find(lambda p: p.facial_hair == "beard"))
+    jaw = head.hair._beard_bound(q)
+    beard = head.hair._beard(q)
+    # outside the beard region its surface lies under the skin and never shows
+    far = (jaw >= 0.03) & (beard < 0.1) & (head.hair.beard_weight(q) > 0)
+    assert np.all(beard[far] >= jaw[far] - 1e-9)

@@ -14,7 +14,7 @@ from . import primitives as P
 from .anatomy import Anatomy, Layout
 from .noise import GradientNoise
 
-# style: (thickness, side boundary y, back boundary y, falls_to_y or None)
+# style: (shell thickness, hairline height at the sides, hairline height at the nape); None: no hair
 _STYLE_SHELL = {
     "bald": None,
     "buzz": (0.0035, 0.035, -0.075),
@@ -101,10 +101,10 @@ class Hair:
         """A cheap lower bound of the hair distance: a sphere round the scalp, plus a box for
         hair that hangs or sticks out behind (long, medium, curly, bun, ponytail)."""
         c = self.L.cranium_center
-        reach = 0.12 if self.style == "curly" else 0.075  # thickest shell + displacement
+        reach = 0.12 if self.style in ("curly", "bun") else 0.075  # thickest shell + curls, or the bun
         d = P.sphere(p, c, float(self.L.cranium_radii.max()) + reach)
         if self.style in ("long", "medium", "curly", "ponytail", "bun"):
-            d = np.minimum(d, P.round_box(p, [0.0, -0.12, -0.1], [0.24, 0.3, 0.2], 0.0))
+            d = np.minimum(d, P.round_box(p, [0.0, -0.1, -0.1], [0.24, 0.34, 0.21], 0.0))
         return d
 
     def distance(self, p: np.ndarray) -> np.ndarray:
@@ -112,8 +112,7 @@ class Hair:
         if _STYLE_SHELL[self.style] is not None:
             out = P.bounded(p, self._bound(p), self._distance, 0.04)
         if self.beard:
-            jaw = P.sphere(p, [0.0, self.L.mouth_center[1] - 0.03, 0.05], 0.14)
-            out = np.minimum(out, P.bounded(p, jaw, self._beard, 0.03))
+            out = np.minimum(out, P.bounded(p, self._beard_bound(p), self._beard, 0.03))
         return out
 
     def beard_weight(self, p: np.ndarray) -> np.ndarray:
@@ -125,6 +124,10 @@ class Hair:
         region = np.maximum(region, 0.009 - self.anatomy.lips(p))
         w = np.clip(-region / 0.012, 0.0, 1.0)
         return w * w * (3.0 - 2.0 * w)
+
+    def _beard_bound(self, p: np.ndarray) -> np.ndarray:
+        """A sphere round the jaw that holds every visible part of a beard."""
+        return P.sphere(p, [0.0, self.L.mouth_center[1] - 0.03, 0.05], 0.21)
 
     def _beard(self, p: np.ndarray) -> np.ndarray:
         """A short full beard: the lower face offset outward where :meth:`beard_weight` says."""
