@@ -81,9 +81,13 @@ def test_mesh_vertices_lie_on_the_zero_level(meshed):
         assert np.median(d) < 0.01 * spacing and d.max() < 0.5 * spacing
 
 
-def test_narrow_band_signs_match_a_dense_grid():
-    head = build_head(sample_identity(0, 2))
-    values, origin, spacing = sample_grid(head, 40)
+@pytest.mark.parametrize("pick", [lambda p: p.hair_style == "curly",
+                                  lambda p: p.hair_style == "bun" and p.glasses != "none",
+                                  lambda p: p.facial_hair == "beard" and p.clothing == "hoodie"],
+                         ids=["curly", "bun-glasses", "beard-hoodie"])
+def test_narrow_band_signs_match_a_dense_grid(pick):
+    head = build_head(_find(pick))
+    values, origin, spacing = sample_grid(head, 48)
     n = values.shape[0]
     ax = origin[0] + spacing * np.arange(n)
     dense = head.sdf(np.stack(np.meshgrid(ax, ax, ax, indexing="ij"), axis=-1).reshape(-1, 3)).reshape(values.shape)
