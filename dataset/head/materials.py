@@ -157,6 +157,8 @@ class Materials:
         base = np.asarray(self.params.hair_rgb)
         shade = np.exp(0.9 * strands + 0.35 * clump)  # multiplicative: works for black and blonde
         col = base[None, :] * shade[:, None]
+        locks = _smoothstep(0.25, 0.6, strand_pattern(self.noise3, p * 0.5, self.L.cranium_center * 0.5, 1))
+        col = _mix(col, np.minimum(base * 1.8 + 0.03, 1.0) * np.ones((len(p), 1)), 0.35 * locks)  # sun-lit locks
         if self.params.hair_style in ("short", "medium", "long"):  # the parting shows the scalp
             part = self.hair.parting(p)
             col = _mix(col, np.asarray(self.params.skin_rgb) * 0.6 * np.ones((len(p), 1)), 0.6 * part)
@@ -182,6 +184,15 @@ class Materials:
             t = t * 0.6
         col = _mix(a[None, :] * np.ones((len(p), 1)), b, t)
         col = col * (1.0 + 0.08 * weave[:, None] + 0.12 * folds[:, None])
+        if prm.clothing == "collared_shirt":  # button placket down the front, small pale buttons
+            front = p[:, 2] > 0.0
+            placket = _smoothstep(0.011, 0.008, np.abs(p[:, 0])) * front
+            col = col * (1.0 - 0.25 * placket)[:, None]
+            y0 = self.L.shoulder_y - 0.1
+            phase = (p[:, 1] - y0) / 0.045
+            dy = (phase - np.round(phase)) * 0.045
+            button = _smoothstep(0.0045, 0.003, np.hypot(p[:, 0], dy)) * front * (p[:, 1] < y0 + 0.01)
+            col = _mix(col, np.array([0.75, 0.72, 0.66]) * np.ones((len(p), 1)), button)
         return col, np.full(len(p), 0.85), np.full(len(p), 0.05)
 
     def _glasses(self, p: np.ndarray, n: np.ndarray):
