@@ -163,3 +163,15 @@ def test_kid_matches_naive_unbiased_mmd(features):
     sub = kid_from_features(a, b, subsets=20, subset_size=10, seed=4)
     assert sub["subset_size"] == 10 and sub["std"] > 0
     assert sub == kid_from_features(a, b, subsets=20, subset_size=10, seed=4)
+
+
+def test_kid_precomputed_kernels_equal_per_subset_kernels(monkeypatch):
+    import benchmark.fid as fid
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(50, 32)), rng.normal(size=(40, 32)) * 1.2
+    cached = fid.kid_from_features(a, b, subsets=7, subset_size=15, seed=1)
+    monkeypatch.setattr(fid, "_PRECOMPUTE_MAX", 0)
+    direct = fid.kid_from_features(a, b, subsets=7, subset_size=15, seed=1)
+    assert cached["mean"] == pytest.approx(direct["mean"], rel=1e-12)
+    assert cached["std"] == pytest.approx(direct["std"], rel=1e-9)
