@@ -135,15 +135,15 @@ def reconstruct_scene(scene: MVSScene, cfg: ReconConfig, workspace: str | os.Pat
                                     "are textured")
     pairs = select_sources(scene, sparse, cfg.patchmatch.num_sources, cfg.max_source_angle)
     ranges = depth_ranges(scene, bounds, sparse, cfg.depth_margin)
+    timings["sparse"] = time.perf_counter() - t0
+
+    # --- dense (the visual hull's depth bounds count as part of it)
+    t0 = time.perf_counter()
     if cfg.use_hull and stats["masks_used"]:
         from .hull import hull_depth_bounds
 
         ranges = hull_depth_bounds(scene, bounds, ranges, resolution=cfg.hull_resolution)
         stats["notes"].append("depth ranges limited to the visual hull of the masks")
-    timings["sparse"] = time.perf_counter() - t0
-
-    # --- dense
-    t0 = time.perf_counter()
     if cfg.backend == "colmap":
         from .colmap_backend import colmap_depth_maps
 
