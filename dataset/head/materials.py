@@ -77,8 +77,8 @@ class Materials:
         if prm.freckles > 0.02:
             mid_face = [0.0, L.eye_centers[0, 1] - 0.03, 0.14 + L.face_z]
             face_w = np.exp(-np.sum(((p - mid_face) / [0.09, 0.05, 0.1]) ** 2, axis=1))
-            spots = _smoothstep(0.45, 0.6, self.noise3(p * 160.0)) * face_w * prm.freckles
-            col = _mix(col, base * np.array([0.7, 0.52, 0.4]) * np.ones((len(p), 1)), 0.7 * np.clip(spots, 0, 1))
+            spots = _smoothstep(0.5, 0.65, self.noise3(p * 220.0)) * face_w * prm.freckles
+            col = _mix(col, base * np.array([0.78, 0.6, 0.48]) * np.ones((len(p), 1)), 0.5 * np.clip(spots, 0, 1))
         # lips
         lips = self.anatomy.lips(p)
         lip_w = _smoothstep(0.003, -0.0015, lips)
