@@ -93,7 +93,7 @@ class Materials:
             beard = self.hair.beard_weight(p)
             dots = _smoothstep(-0.1, 0.5, self.noise3(p * 700.0)) * 0.5 + 0.3
             hair_tint = np.asarray(prm.hair_rgb) * 0.6 + base * 0.15
-            strength = 0.35 if prm.facial_hair == "stubble" else 0.6
+            strength = 0.25 if prm.facial_hair == "stubble" else 0.6
             col = _mix(col, hair_tint[None, :] * np.ones((len(p), 1)), beard * dots * strength)
         # eyebrows: arcs of short strands above each eye; lashes: a dark rim on the lid margins
         col = _mix(col, np.asarray(prm.hair_rgb) * 0.8 * np.ones((len(p), 1)), self._eyebrows(p))
@@ -161,7 +161,7 @@ class Materials:
         col = _mix(col, np.minimum(base * 1.8 + 0.03, 1.0) * np.ones((len(p), 1)), 0.35 * locks)  # sun-lit locks
         if self.params.hair_style in ("short", "medium", "long"):  # the parting shows the scalp
             part = self.hair.parting(p)
-            col = _mix(col, np.asarray(self.params.skin_rgb) * 0.6 * np.ones((len(p), 1)), 0.6 * part)
+            col = _mix(col, np.asarray(self.params.skin_rgb) * 0.6 * np.ones((len(p), 1)), 0.45 * part)
         if self.params.hair_style == "buzz":  # stubble-short hair: scalp shows through
             dots = _smoothstep(-0.3, 0.4, self.noise2(p * 500.0))
             cover = 0.45 + 0.35 * dots
