@@ -138,7 +138,8 @@ def real_images(data: Path, resolution: int, proto: ImageProtocol):
 
     def images():
         for i in order:
-            yield ds._load(int(i)).transpose(1, 2, 0)
+            image, _ = ds[int(i)]  # (3, R, R) in [-1, 1], exactly k/127.5 - 1 for uint8 k
+            yield ((image.permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()
 
     return images(), len(order), ds.labels
 

@@ -118,3 +118,20 @@ def test_bad_input_is_a_one_line_error(toy, model, tmp_path):
                      "--inception-weights", weights, "--allow-nonstandard-weights")
     assert code == 2 and "dataset.json" in text and "Traceback" not in text
     assert not (tmp_path / "y.json").exists()
+
+
+def test_real_images_are_the_training_split_at_model_resolution(toy):
+    import numpy as np
+
+    from benchmark.generation import ImageProtocol, real_images
+    from geogen.training.data import ImageLabelDataset
+
+    ds = ImageLabelDataset(toy, 64)
+    found, n, labels = real_images(toy, 64, ImageProtocol(real_limit=3))
+    found = list(found)
+    assert n == 3 == len(found) and labels.shape == (8, 25)
+    loaded = [ds._load(i).transpose(1, 2, 0) for i in range(8)]  # uint8 after the Lanczos resize
+    assert all(any(np.array_equal(f, im) for im in loaded) for f in found)
+    assert found[0].shape == (64, 64, 3) and found[0].dtype == np.uint8
+    again, _, _ = real_images(toy, 64, ImageProtocol(real_limit=3))
+    assert all(np.array_equal(a, b) for a, b in zip(found, again))  # seeded subset
