@@ -47,14 +47,16 @@ def fid_from_features(a: np.ndarray, b: np.ndarray) -> float:
     non-zero eigenvalues of Σ₁Σ₂ = AᵀA BᵀB are those of (A Bᵀ)(A Bᵀ)ᵀ, exactly, at the cost
     of an N₁×N₂ SVD instead of two d×d eigendecompositions."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    (mu1, cov1), (mu2, cov2) = feature_stats(a), feature_stats(b)
     if len(a) * len(b) > a.shape[1] ** 2:
-        return frechet_distance(mu1, cov1, mu2, cov2)
+        return frechet_distance(*feature_stats(a), *feature_stats(b))
+    if min(len(a), len(b)) < 2:
+        raise ValueError("FID needs at least 2 feature vectors in each set")
+    mu1, mu2 = a.mean(axis=0), b.mean(axis=0)
     A = (a - mu1) / np.sqrt(len(a) - 1)
     B = (b - mu2) / np.sqrt(len(b) - 1)
     tr_sqrt = float(np.linalg.svd(A @ B.T, compute_uv=False).sum())
     diff = mu1 - mu2
-    return float(diff @ diff + np.trace(cov1) + np.trace(cov2) - 2.0 * tr_sqrt)
+    return float(diff @ diff + (A * A).sum() + (B * B).sum() - 2.0 * tr_sqrt)  # tr Σ = ‖A‖²_F
 
 
 def polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
