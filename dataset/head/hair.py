@@ -152,9 +152,9 @@ class Hair:
         if self.style in ("short", "medium", "long"):  # a parting from the forehead toward the crown
             d = d + 0.6 * thickness * taper * self.parting(p)
         if self.style == "curly":  # curls: a bumpy volume, flat where the hair ends
-            d = d - taper * P.near_only(d, 0.045, p, lambda q: 0.012 * self.noise.fbm(q * 28.0, octaves=2))
+            d = d - taper * P.near_only(d, 0.035, p, lambda q: 0.012 * self.noise.fbm(q * 28.0, octaves=2))
         if self.style != "buzz":  # clumps and strand grooves on the surface
-            d = d - taper * P.near_only(d, 0.025, p, lambda q: 0.003 * self.noise.fbm(q * 18.0, octaves=2)
+            d = d - taper * P.near_only(d, 0.02, p, lambda q: 0.003 * self.noise.fbm(q * 18.0, octaves=2)
                                         + 0.003 * strand_pattern(self.strand_noise, q, self.L.cranium_center, 1))
         c = self.L.cranium_center
         if self.style == "long":
