@@ -175,3 +175,17 @@ def test_kid_precomputed_kernels_equal_per_subset_kernels(monkeypatch):
     direct = fid.kid_from_features(a, b, subsets=7, subset_size=15, seed=1)
     assert cached["mean"] == pytest.approx(direct["mean"], rel=1e-12)
     assert cached["std"] == pytest.approx(direct["std"], rel=1e-9)
+
+
+def test_run_reports_the_real_loader_status(weights, tmp_path, monkeypatch):
+    """`geogen-bench run` never computes FID/KID; its entry carries the real loader's reason."""
+    from benchmark.image_metrics import id_status, inception_status
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
+    missing = inception_status(None)
+    assert missing["status"] == "unavailable" and "not found" in missing["reason"]
+    assert "SHA-256" in inception_status(weights)["reason"]
+    monkeypatch.setattr(inc, "INCEPTION_SHA256_PREFIX", inc._sha256(weights)[:8])
+    found = inception_status(weights)
+    assert found["status"] == "unavailable" and "geogen-bench images" in found["reason"]
+    assert id_status()["status"] == "unavailable" and id_status()["reason"]
