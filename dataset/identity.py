@@ -7,7 +7,7 @@ head from these numbers lives in :mod:`dataset.head`; nothing here knows about S
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 

@@ -142,8 +142,8 @@ def test_parts_and_textures_show_up(meshed):
 def test_skin_tone_drives_skin_albedo():
     light = build_head(_find(lambda p: p.skin_tone < 0.15))
     dark = build_head(_find(lambda p: p.skin_tone > 0.85))
-    pts = np.array([[0.0, 0.06, 0.16], [0.07, -0.05, 0.11], [-0.07, -0.05, 0.11]])  # forehead, cheeks
-    pts = pts - 0.0  # surface points are not needed: the skin shader is a 3D texture
+    # forehead and cheeks; exact surface points are not needed: the skin shader is a 3D texture
+    pts = np.array([[0.0, 0.06, 0.16], [0.07, -0.05, 0.11], [-0.07, -0.05, 0.11]])
     n = np.tile([0.0, 0.0, 1.0], (len(pts), 1))
     a = light.materials._skin(pts, n)[0].mean()
     b = dark.materials._skin(pts, n)[0].mean()

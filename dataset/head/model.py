@@ -12,7 +12,6 @@ import numpy as np
 
 from ..identity import IdentityParams
 from ..scene import Material
-from . import primitives as P
 from .anatomy import Anatomy, Layout, make_layout
 from .clothing import Clothing
 from .glasses import Glasses

@@ -72,7 +72,7 @@ def sample_lighting(rng: np.random.Generator) -> Lighting:
         ground_color=tuple(float(x) for x in ground),
         background_top=tuple(float(x) for x in top),
         background_bottom=tuple(float(x) for x in bottom),
-        exposure=float(rng.uniform(0.9, 1.15)),
+        exposure=float(rng.uniform(1.05, 1.35)),
     )
 
 

@@ -20,7 +20,7 @@ from ..config import DatasetConfig
 from . import layout
 
 SCHEMA_VERSION = 1
-PIPELINE_VERSION = "geogen-dataset-1"  # bump when the same config gives different files
+PIPELINE_VERSION = "geogen-dataset-2"  # bump when the same config gives different files
 
 # Config fields that change an identity's files. Others (count, split, preset name, post
 # steps) do not, so a dataset can grow or be re-split while reusing built identities.
