@@ -189,3 +189,20 @@ def test_run_reports_the_real_loader_status(weights, tmp_path, monkeypatch):
     found = inception_status(weights)
     assert found["status"] == "unavailable" and "geogen-bench images" in found["reason"]
     assert id_status()["status"] == "unavailable" and id_status()["reason"]
+
+
+def test_feature_map_sizes_follow_inception_v3(net):
+    """299² input → 35² (Mixed_5b–5d, 256/288/288 ch), 17² (6a–6e, 768), 8² (7a–7c, 1280/2048/2048)."""
+    shapes = {}
+    hooks = [getattr(net, n).register_forward_hook(lambda m, i, o, n=n: shapes.__setitem__(n, tuple(o.shape[1:])))
+             for n in ("Mixed_5b", "Mixed_5d", "Mixed_6a", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c")]
+    try:
+        with torch.no_grad():
+            out = net(torch.zeros(1, 3, 64, 64))
+    finally:
+        for h in hooks:
+            h.remove()
+    assert shapes == {"Mixed_5b": (256, 35, 35), "Mixed_5d": (288, 35, 35), "Mixed_6a": (768, 17, 17),
+                      "Mixed_6e": (768, 17, 17), "Mixed_7a": (1280, 8, 8), "Mixed_7b": (2048, 8, 8),
+                      "Mixed_7c": (2048, 8, 8)}
+    assert out.shape == (1, 2048)
