@@ -14,7 +14,10 @@ import numpy as np
 from geogen.common.errors import UserError
 from geogen.common.seeding import rng_for
 
-PARAMS_VERSION = 1
+# Bump when the parameters change OR the same parameters build a different head: the build
+# records it as the generator version, so a resume never mixes heads of two versions.
+# 2: the head model as first delivered (issue 2).
+PARAMS_VERSION = 2
 
 # name: (low, high, meaning). Lengths are in scene units (the head is ~0.40 chin to crown);
 # unitless entries are scale factors (1 = average) or 0..1 "amount" dials.
