@@ -63,7 +63,7 @@ def make_layout(params: IdentityParams) -> Layout:
     nose_len = 0.062 * s["nose_length"] * fl
     mouth_y = eye_y - 0.112 * fl + 0.007 * s["mouth_height"]
     chin_y = eye_y - 0.172 * fl - 0.012 * (s["chin_length"] - 1.0) / 0.2
-    neck_r = 0.08 * s["neck_width"]
+    neck_r = 0.087 * s["neck_width"]
     shoulder_y = -0.31 - 0.02 * (s["neck_length"] - 1.0) / 0.1 - 0.012 * s["shoulder_slope"]
     return Layout(
         cranium_center=np.array([0.0, cc_y, cc_z]),
