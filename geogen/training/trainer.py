@@ -81,6 +81,7 @@ class Trainer:
         self.camera = camera_stats(dataset.labels)
         self.progress = Progress()
         self._batches = None
+        self._last_r1: dict[str, float] = {}
 
     def _set_optimizer_hyperparameters(self) -> None:
         """lr and betas from the config (also after a resume, so --set can change them)."""
@@ -212,7 +213,8 @@ class Trainer:
             stats.update(self.d_step(images, labels, sched))
         L = self.cfg.loss
         if L.r1_gamma > 0 and L.r1_interval > 0 and self.progress.step % L.r1_interval == 0:
-            stats.update(self.r1_step(images, labels, sched))
+            self._last_r1 = self.r1_step(images, labels, sched)
+        stats.update(self._last_r1)  # the latest R1 value, so every logged step shows it
         batch = L.batch_size
         update_ema(self.G_ema, self.G, ema_beta(batch, self.progress.nimg, L.ema_kimg, L.ema_rampup))
         self.progress.step += 1
