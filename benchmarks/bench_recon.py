@@ -1,6 +1,6 @@
 """Seconds per identity per reconstruction stage (sparse, dense, fusion, Poisson) at 128² and 256², 10 views.
 
-Scene: by default a synthetic textured sphere plus a textured plane (exact, no dataset needed);
+Scene: by default a synthetic textured sphere plus a textured plane with masks (no dataset needed);
 with ``--dataset D`` the first test identity of a dataset folder (resampled to each resolution).
 Run: ``.venv/bin/python benchmarks/bench_recon.py [--threads 2] [--preset tiny] [--dataset D]``.
 Timings on a shared CPU are pessimistic; the table says which device ran them.
@@ -62,7 +62,8 @@ def main() -> None:
             scene = dataset_scene(args.dataset, res)
         else:
             scene, _, _ = make_scene([Sphere(centre=(0.0, 0.05, 0.0), radius=0.25),
-                                      Square(centre=(0.0, -0.2, -0.3), size=0.6)], n_views=args.views, resolution=res)
+                                      Square(centre=(0.0, -0.2, -0.3), size=0.6)], n_views=args.views, resolution=res,
+                                     with_masks=True)
         cfg = make_recon_config(args.preset, num_threads=args.threads)
         t0 = time.perf_counter()
         result = reconstruct_scene(scene, cfg)

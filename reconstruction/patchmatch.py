@@ -327,7 +327,7 @@ def estimate_depth_maps(views, pairs: list[list[int]], depth_ranges, cfg: PatchM
         dmax = torch.as_tensor(depth_ranges[i][1], dtype=torch.float32, device=device)
         valid = dmax > dmin
         if valid_masks is not None and valid_masks[i] is not None:
-            valid = valid & torch.as_tensor(valid_masks[i], device=device)
+            valid = valid & torch.as_tensor(np.array(valid_masks[i], dtype=bool), device=device)
         return PatchMatchView(geoms[i], [geoms[j] for j in pairs[i]], valid, dmin, dmax, cfg, seed=cfg.seed * 1000 + i)
 
     for i in range(len(views)):

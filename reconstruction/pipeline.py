@@ -134,12 +134,15 @@ def reconstruct_scene(scene: MVSScene, cfg: ReconConfig, workspace: str | os.Pat
         raise ReconstructionFailure("too_little_texture", f"too little texture: only {texture:.1%} of the pixels "
                                     "are textured")
     pairs = select_sources(scene, sparse, cfg.patchmatch.num_sources, cfg.max_source_angle)
-    ranges = depth_ranges(scene, bounds, sparse, cfg.depth_margin)
+    use_hull = cfg.use_hull and stats["masks_used"]
+    # With a visual hull the sparse points are not used to narrow depths: a few points on one textured
+    # part (a shirt) must not cut off the rest of the object, and the hull bounds are tighter anyway.
+    ranges = depth_ranges(scene, bounds, None if use_hull else sparse, cfg.depth_margin)
     timings["sparse"] = time.perf_counter() - t0
 
     # --- dense (the visual hull's depth bounds count as part of it)
     t0 = time.perf_counter()
-    if cfg.use_hull and stats["masks_used"]:
+    if use_hull:
         from .hull import hull_depth_bounds
 
         ranges = hull_depth_bounds(scene, bounds, ranges, resolution=cfg.hull_resolution)
