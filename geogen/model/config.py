@@ -58,6 +58,7 @@ class ModelConfig:
     beta_init: float = 0.05            # initial |β_param| of the Laplace density (scene units)
     beta_min: float = 1e-3             # β = β_min + |β_param|
     sphere_init_radius: float = 0.3    # SDF prior: sdf = MLP output + (|p| - r); the field starts as a sphere
+    geometry_lr_mul: float = 1.0       # lr multiplier of the decoder's SDF/density output (< 1: geometry moves slower than colour)
     # --- rendering
     neural_resolution: int = 32        # raw volume-rendered image size
     image_resolution: int = 64         # final image size after super-resolution
@@ -69,6 +70,7 @@ class ModelConfig:
     background_mode: str = "gradient"  # "gradient": vertical colour gradient (top/bottom RGB predicted from w,
                                        # as the dataset's backdrop); "constant": the fixed ``background`` colour
     background: tuple = (1.0, 1.0, 1.0)  # constant RGB in [0, 1] (background_mode "constant")
+    background_lr_mul: float = 10.0    # learning-rate multiplier of the gradient-background layer
     depth_loss_min_weight: float = 0.5   # rays with weights_sum below this are excluded from the depth loss
     # --- super-resolution
     sr_channels: int = 32              # channels of the super-resolution blocks

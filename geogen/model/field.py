@@ -32,8 +32,10 @@ class TriplaneField(nn.Module):
         plane_dim = cfg.plane_channels * (3 if cfg.plane_aggregation == "concat" else 1)
         in_dim = plane_dim + (pe_dim(cfg.pe_levels) if cfg.pe_levels > 0 else 0)
         self.hidden = FullyConnected(in_dim, cfg.decoder_hidden, activation="softplus")
-        # small output weights: the SDF starts close to the sphere prior, colours close to grey
-        self.out = FullyConnected(cfg.decoder_hidden, 1 + cfg.decoder_features, weight_init=0.01)
+        # small output weights: the SDF starts close to the sphere prior, colours close to grey.
+        # The SDF/density output has its own lr multiplier (cfg.geometry_lr_mul, default 1 = EG3D).
+        self.out_geometry = FullyConnected(cfg.decoder_hidden, 1, weight_init=0.01, lr_mul=cfg.geometry_lr_mul)
+        self.out_features = FullyConnected(cfg.decoder_hidden, cfg.decoder_features, weight_init=0.01)
         if self.is_sdf:
             self.beta_param = nn.Parameter(torch.tensor(float(cfg.beta_init)), requires_grad=False)
 
@@ -62,13 +64,14 @@ class TriplaneField(nn.Module):
 
     def forward(self, planes: torch.Tensor, points: torch.Tensor) -> dict:
         """points (B, N, 3) world → {"sigma", "features" (B,N,F), "rgb" (B,N,3), and "sdf" for SDF variants}."""
-        h = self.out(self.hidden(self.features_at(planes, points)))
-        features = torch.sigmoid(h[..., 1:]) * (1 + 2 * 0.001) - 0.001    # EG3D's colour activation
+        x = self.hidden(self.features_at(planes, points))
+        geometry = self.out_geometry(x)
+        features = torch.sigmoid(self.out_features(x)) * (1 + 2 * 0.001) - 0.001    # EG3D's colour activation
         out = {"features": features, "rgb": features[..., :3]}
         if self.is_sdf:
-            sdf = h[..., :1] + (points.norm(dim=-1, keepdim=True) - self.cfg.sphere_init_radius)
+            sdf = geometry + (points.norm(dim=-1, keepdim=True) - self.cfg.sphere_init_radius)
             out["sdf"] = sdf
             out["sigma"] = laplace_density(sdf, self.beta)
         else:
-            out["sigma"] = F.softplus(h[..., :1] - 1.0)
+            out["sigma"] = F.softplus(geometry - 1.0)
         return out

@@ -34,7 +34,9 @@ class Generator(nn.Module):
         bg[:3] = torch.tensor(cfg.background)
         self.register_buffer("background_features", bg)
         if cfg.background_mode == "gradient":
-            self.background_net = FullyConnected(cfg.w_dim, 6)   # top and bottom RGB logits
+            # top and bottom RGB logits; a high lr multiplier lets the backdrop colour (most of the
+            # pixels) keep pace with the field, which could otherwise paint it on density in the box
+            self.background_net = FullyConnected(cfg.w_dim, 6, lr_mul=cfg.background_lr_mul)
 
     # --- β (SDF variants)
     @property
