@@ -128,3 +128,30 @@ def test_neural_resolution_override_keeps_the_output_size():
     out = G(torch.randn(2, cfg.z_dim), c, neural_resolution=16)
     assert out["image_raw"].shape[-1] == 16 and out["image"].shape[-1] == cfg.image_resolution
     assert D(out, c).shape == (2, 1)
+
+
+def test_eikonal_term_is_small_for_the_prior_and_differentiable():
+    torch.manual_seed(0)
+    cfg = model_config("tiny", "geogen")
+    G = Generator(cfg)
+    planes = G.planes(G.mapping(torch.randn(1, cfg.z_dim), labels(1)))
+    e = G.eikonal_loss(planes, n_points=256)
+    assert e < 0.05                                   # |∇(|p| - r)| = 1 away from the origin
+    e.backward()
+    assert G.field.out_geometry.weight.grad is not None
+    planes_big = planes.detach() * 0 + torch.randn_like(planes) * 50
+    assert G.eikonal_loss(planes_big, n_points=256) > e
+
+
+def test_gradient_background_blends_top_to_bottom_by_row():
+    cfg = model_config("tiny", "geogen")
+    G = Generator(cfg)
+    ws = G.mapping(torch.randn(2, cfg.z_dim), labels(2))
+    bg = G.background(ws, 4).reshape(2, 4, 4, -1)          # (B, rows, cols, F)
+    top, bottom = torch.sigmoid(G.background_net(ws[:, -1])).reshape(2, 2, 3).unbind(1)
+    assert torch.allclose(bg[:, 0, 0, :3], 0.875 * top + 0.125 * bottom, atol=1e-6)
+    assert torch.allclose(bg[:, 3, 2, :3], 0.125 * top + 0.875 * bottom, atol=1e-6)
+    assert (bg[..., 3:] == 0).all() and torch.allclose(bg[:, :, 0], bg[:, :, 3])
+    const = Generator(ModelConfig.from_dict({**model_config("tiny", "eg3d").to_dict(), "background_mode": "constant"}))
+    bgc = const.background(ws, 4)
+    assert torch.allclose(bgc[..., :3], torch.tensor(const.cfg.background).expand_as(bgc[..., :3]))
