@@ -2,7 +2,7 @@
 
 Scene: by default a synthetic textured sphere plus a textured plane with masks (no dataset needed);
 with ``--dataset D`` the first test identity of a dataset folder (resampled to each resolution).
-Run: ``.venv/bin/python benchmarks/bench_recon.py [--threads 2] [--preset tiny] [--dataset D]``.
+Run: ``.venv/bin/python benchmarks/bench_recon.py [--threads 1] [--preset tiny] [--dataset D]``.
 Timings on a shared CPU are pessimistic; the table says which device ran them.
 """
 
@@ -45,7 +45,7 @@ def dataset_scene(dataset: str, resolution: int) -> MVSScene:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)  # 2 threads on a busy 2-core CPU was 10x slower
     ap.add_argument("--preset", default="tiny")
     ap.add_argument("--resolutions", default="128,256")
     ap.add_argument("--views", type=int, default=10)
