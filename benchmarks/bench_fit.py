@@ -26,7 +26,7 @@ from geogen.model.fit import FitConfig, fit_scene, load_identity, render_mesh_vi
 def dataset_head(folder: Path):
     if not (folder / "manifest.json").exists():
         exe = Path(sys.executable).parent / "geogen-data"
-        subprocess.run([str(exe), "build", "--preset", "tiny", "--identities", "1", "--out", str(folder),
+        subprocess.run([str(exe), "build", "--preset", "tiny", "--identities", "1", "--no-pseudo-gt", "--out", str(folder),
                         "--no-progress"], check=True)
     return load_identity(folder, 0)
 

@@ -32,8 +32,16 @@ def build(
     shard: Optional[str] = typer.Option(None, help="Build only identities with index % n == i, given as i/n."),
     zip_: bool = typer.Option(False, "--zip", help="Also write EG3D's zip layout (eg3d.zip, training split)."),
     progress: bool = typer.Option(True, help="Show a progress bar with ETA."),
+    pseudo_gt: bool = typer.Option(True, help="Then reconstruct pseudo-GT meshes (multi-view stereo + Poisson) "
+                                              "into meshes/pseudo_gt/ with a quality report (resumable)."),
+    pseudo_gt_all: bool = typer.Option(False, help="Pseudo-GT for every identity, not only the test split."),
+    pseudo_gt_preset: Optional[str] = typer.Option(None, help="Reconstruction preset (default: the dataset's "
+                                                              "preset; see docs/reconstruction.md)."),
 ) -> None:
-    """Build (or resume) a dataset folder; ends with manifest.json once every identity is built."""
+    """Build (or resume) a dataset folder; ends with manifest.json once every identity is built.
+
+    Unless --no-pseudo-gt, the test split then gets pseudo-GT meshes (geogen-data pseudo-gt).
+    """
     from .build import BuildOptions, build_dataset, parse_shard
     from .config import make_config
 
@@ -50,6 +58,11 @@ def build(
     msg = f"built {len(summary.built)} identities, {len(summary.skipped)} already complete, in {secs:.1f} s"
     if summary.complete:
         typer.echo(f"{msg}; dataset ready: {out} (check it with: geogen-data validate {out})")
+        if pseudo_gt:
+            from reconstruction.cli import dataset as reconstruct_dataset
+
+            reconstruct_dataset(out, all_ids=pseudo_gt_all, ids=None, preset=pseudo_gt_preset or config.preset,
+                                overwrite=False, report=True, threads=1, device=None)
     else:
         typer.echo(f"{msg}; shard {options.shard[0]}/{options.shard[1]} done. When every shard is built, run: "
                    f"geogen-data merge {out} --from <other shard folders>")
@@ -101,6 +114,18 @@ def merge(
 
     config = merge_shards(root, sources, zip_)
     typer.echo(f"merged {config.identities} identities into {root}; check it with: geogen-data validate {root}")
+
+
+def _register_pseudo_gt() -> None:
+    """``geogen-data pseudo-gt`` is the reconstruction stage's ``geogen-recon dataset`` command."""
+    from reconstruction.cli import dataset as reconstruct_dataset
+
+    app.command("pseudo-gt", help="Pseudo-GT meshes from the images alone (multi-view stereo + screened Poisson) "
+                                  "for the test split (--all: every identity), with a quality report vs the exact "
+                                  "GT; resumable.")(reconstruct_dataset)
+
+
+_register_pseudo_gt()
 
 
 def _click_modules() -> list:
