@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from geogen.common.errors import UserError, run_cli
+from geogen.common.cli import run_typer
+from geogen.common.errors import UserError
 
 from .protocol import PROTOCOL_VERSION, Protocol
 
@@ -156,4 +157,4 @@ def leaderboard(results: Path = typer.Option(..., help="folder searched recursiv
 
 
 def main() -> None:
-    run_cli(app)
+    run_typer(app, "geogen-bench")

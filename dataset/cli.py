@@ -5,14 +5,14 @@ Bad arguments end with one line ``error: ...`` and exit code 2 (never a tracebac
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from geogen.common.errors import UserError, run_cli
+from geogen.common.cli import run_typer
+from geogen.common.errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Synthetic 360-degree head dataset: build, validate, preview, merge shards.")
@@ -128,40 +128,9 @@ def _register_pseudo_gt() -> None:
 _register_pseudo_gt()
 
 
-def _click_modules() -> list:
-    """Exception modules of click and of the click copy that newer typer versions vendor."""
-    import importlib
-
-    mods = []
-    for name in ("typer._click.exceptions", "click.exceptions"):
-        try:
-            mods.append(importlib.import_module(name))
-        except ImportError:
-            pass
-    return mods
-
-
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: click's usage errors become one line too (exit 2)."""
-    mods = _click_modules()
-    no_args = tuple(m.NoArgsIsHelpError for m in mods if hasattr(m, "NoArgsIsHelpError"))
-    click_errors = tuple(m.ClickException for m in mods)
-    aborts = tuple(m.Abort for m in mods if hasattr(m, "Abort"))
-
-    def entry() -> None:
-        try:
-            code = app(args=argv, prog_name="geogen-data", standalone_mode=False)
-        except no_args as exc:  # bare command: show its help, like --help
-            typer.echo(exc.ctx.get_help() if getattr(exc, "ctx", None) else str(exc))
-            sys.exit(0)
-        except click_errors as exc:
-            raise UserError(" ".join(exc.format_message().split())) from None
-        except aborts:
-            raise KeyboardInterrupt from None
-        if isinstance(code, int) and code != 0:
-            sys.exit(code)
-
-    run_cli(entry)
+    """Console entry point: usage errors become one line too (exit 2)."""
+    run_typer(app, "geogen-data", argv)
 
 
 if __name__ == "__main__":

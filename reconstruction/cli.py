@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from geogen.common.errors import UserError, run_cli
+from geogen.common.cli import run_typer
+from geogen.common.errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Multi-view stereo (PatchMatch) + screened Poisson: meshes from images with known cameras.")
@@ -95,4 +96,4 @@ def dataset(
 
 
 def main() -> None:
-    run_cli(app)
+    run_typer(app, "geogen-recon")

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from cli_helpers import call_main
 from typer.testing import CliRunner
 
 from benchmark.adapters import DummySphereAdapter, load_adapter, save_dummy_model
@@ -77,24 +78,10 @@ def test_view_choice_is_seeded_and_distinct():
 
 
 def bench(*args):
-    """Run the console entry point in-process (run_cli included): (exit code, stdout, stderr)."""
-    import contextlib
-    import io
-
+    """Run geogen-bench in-process: (exit code, stdout, stderr)."""
     from benchmark.cli import main
 
-    out, err = io.StringIO(), io.StringIO()
-    argv, sys.argv = sys.argv, ["geogen-bench", *args]
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main()
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = argv
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+    return call_main(main, "geogen-bench", *args)
 
 
 def test_missing_and_truncated_model_files_are_one_line_errors(toy, dummy, tmp_path):

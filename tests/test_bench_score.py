@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import call_main
 import trimesh
 
 from benchmark.protocol import PROTOCOL_VERSION, Protocol
@@ -27,24 +28,10 @@ def toy(tmp_path_factory):
 
 
 def bench(*args):
-    """Run the console entry point in-process (run_cli included): (exit code, stdout, stderr)."""
-    import contextlib
-    import io
-
+    """Run geogen-bench in-process: (exit code, stdout, stderr)."""
     from benchmark.cli import main
 
-    out, err = io.StringIO(), io.StringIO()
-    argv, sys.argv = sys.argv, ["geogen-bench", *args]
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main()
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = argv
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+    return call_main(main, "geogen-bench", *args)
 
 
 def test_scoring_gt_against_itself_and_a_worse_method(toy, tmp_path):

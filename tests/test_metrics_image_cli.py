@@ -11,6 +11,7 @@ from benchmark.data import Dataset
 from benchmark.inception import random_inception_weights
 from benchmark.toydata import write_toy_dataset
 from geogen.common.atomic import atomic_write_json, read_json
+from cli_helpers import call_main
 
 
 @pytest.fixture(scope="module")
@@ -83,25 +84,11 @@ def test_without_weights_fid_kid_are_unavailable(toy, model, weights, tmp_path, 
 
 
 def cli(*args):
-    """The console entry point in-process (run_cli included): (exit code, stdout + stderr)."""
-    import contextlib
-    import io
-    import sys
-
+    """geogen-bench images in-process: (exit code, stdout + stderr)."""
     from benchmark.cli import main
 
-    buf = io.StringIO()
-    argv, sys.argv = sys.argv, ["geogen-bench", "images", *map(str, args), "--device", "cpu", "--no-progress"]
-    try:
-        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-            try:
-                main()
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = argv
-    return code, buf.getvalue()
+    r = call_main(main, "geogen-bench", "images", *args, "--device", "cpu", "--no-progress")
+    return r.returncode, r.stdout + r.stderr
 
 
 def test_bad_input_is_a_one_line_error(toy, model, tmp_path):

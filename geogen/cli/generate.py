@@ -23,7 +23,8 @@ from typing import Optional
 import numpy as np
 import typer
 
-from geogen.common.errors import UserError, run_cli
+from geogen.common.cli import run_typer
+from geogen.common.errors import UserError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
                   help="Sample a trained GeoGen/EG3D model: views, depth, meshes, turntable GIFs.")
@@ -133,7 +134,7 @@ def generate_command(
 
 
 def main() -> None:
-    run_cli(lambda: app())
+    run_typer(app, "geogen-gen")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ from typing import List, Optional
 
 import typer
 
-from geogen.common.errors import UserError, run_cli
+from geogen.common.cli import run_typer
+from geogen.common.errors import UserError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
                   help="Train GeoGen / EG3D on an EG3D-style dataset (dataset.json + images).")
@@ -58,7 +59,7 @@ def train_command(
 
 
 def main() -> None:
-    run_cli(lambda: app())
+    run_typer(app, "geogen-train")
 
 
 if __name__ == "__main__":
