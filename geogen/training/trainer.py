@@ -222,7 +222,7 @@ class Trainer:
         stats = all_reduce_mean(stats, self.ctx)
         stats.update({f"schedule/{k}": float(v) for k, v in sched.to_dict().items()})
         if self.model_cfg.field == "sdf":
-            stats["schedule/beta"] = float(self.G.beta)
+            stats["schedule/beta"] = float(self.G.beta.detach())
         return stats
 
     # ------------------------------------------------------------------ state
