@@ -37,6 +37,10 @@ def build(
     pseudo_gt_all: bool = typer.Option(False, help="Pseudo-GT for every identity, not only the test split."),
     pseudo_gt_preset: Optional[str] = typer.Option(None, help="Reconstruction preset (default: the dataset's "
                                                               "preset; see docs/reconstruction.md)."),
+    recon_views: int = typer.Option(0, help="Render N extra views per pseudo-GT identity only for reconstruction "
+                                            "(recon_views/<id>/, not training data) and build the pseudo-GT from "
+                                            "them. 0 (default): use the training views."),
+    recon_resolution: Optional[int] = typer.Option(None, help="Image size of those extra views (default: --resolution)."),
 ) -> None:
     """Build (or resume) a dataset folder; ends with manifest.json once every identity is built.
 
@@ -48,6 +52,14 @@ def build(
     config = make_config(preset, identities=identities, views=views, resolution=resolution, seed=seed,
                          elevation_min=elevation_min, elevation_max=elevation_max)
     options = BuildOptions(workers=workers, shard=parse_shard(shard), write_zip=zip_, progress=progress)
+    if recon_views or recon_resolution is not None:  # check before a long build, not after it
+        from .recon_views import recon_config
+
+        if not pseudo_gt:
+            raise UserError("--recon-views/--recon-resolution only feed the pseudo-GT; drop --no-pseudo-gt")
+        if not recon_views:
+            raise UserError("--recon-resolution needs --recon-views N (the number of extra views to render)")
+        recon_config(config, recon_views, recon_resolution)
     start = time.perf_counter()
     try:
         summary = build_dataset(config, out, options)
@@ -62,7 +74,8 @@ def build(
             from reconstruction.cli import dataset as reconstruct_dataset
 
             reconstruct_dataset(out, all_ids=pseudo_gt_all, ids=None, preset=pseudo_gt_preset or config.preset,
-                                overwrite=False, report=True, threads=1, device=None)
+                                overwrite=False, report=True, threads=1, device=None, recon_views=recon_views,
+                                recon_resolution=recon_resolution)
     else:
         typer.echo(f"{msg}; shard {options.shard[0]}/{options.shard[1]} done. When every shard is built, run: "
                    f"geogen-data merge {out} --from <other shard folders>")

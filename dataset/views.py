@@ -44,9 +44,13 @@ def stratified_azimuths(n: int, offset_frac: float, jitter: np.ndarray) -> np.nd
     return (base + np.clip(jitter, -1.0, 1.0) * amplitude) % 360.0
 
 
-def sample_views(config: DatasetConfig, identity: int) -> list[View]:
-    """The ``config.views`` cameras of ``identity`` (deterministic in (seed, identity))."""
-    rng = rng_for(config.seed, identity, VIEWS_KEY)
+def sample_views(config: DatasetConfig, identity: int, stream: int = VIEWS_KEY) -> list[View]:
+    """The ``config.views`` cameras of ``identity`` (deterministic in (seed, identity, stream)).
+
+    ``stream`` picks the random stream: the training views use VIEWS_KEY; other view sets
+    (e.g. reconstruction-only views, :mod:`dataset.recon_views`) pass their own key.
+    """
+    rng = rng_for(config.seed, identity, stream)
     offset = (identity * _GOLDEN) % 1.0
     jitter = rng.uniform(-1.0, 1.0, size=config.views) * config.azimuth_jitter
     azimuths = stratified_azimuths(config.views, offset, jitter)

@@ -81,6 +81,11 @@ def dataset(
     report: bool = typer.Option(True, help="Write quality.csv / quality_summary.json / quality.png."),
     threads: int = typer.Option(1, help="CPU threads for torch and SIFT."),
     device: Optional[str] = typer.Option(None, help="Torch device (default: cuda if available, else cpu)."),
+    recon_views: int = typer.Option(0, help="First render N extra views per identity only for reconstruction "
+                                            "(D/recon_views/<id>/; not training data) and reconstruct from them. "
+                                            "0: use the training views."),
+    recon_resolution: Optional[int] = typer.Option(None, help="Image size of the extra views (default: the "
+                                                              "dataset's resolution)."),
 ) -> None:
     """Write D/meshes/pseudo_gt/<id>.ply (resumable) and the quality report against the exact GT."""
     from .config import make_recon_config
@@ -91,7 +96,8 @@ def dataset(
     cfg = make_recon_config(preset, num_threads=threads, device=device)
     id_list = [i.strip() for i in ids.split(",") if i.strip()] if ids else None
     summary = build_for_dataset(dataset_dir, ids=id_list, all_ids=all_ids, config=cfg, overwrite=overwrite,
-                                report=report, log=lambda m: typer.echo(m, err=True))
+                                report=report, log=lambda m: typer.echo(m, err=True), recon_views=recon_views,
+                                recon_resolution=recon_resolution)
     typer.echo(json.dumps(summary, indent=2))
 
 

@@ -6,6 +6,12 @@ timings, statistics). A re-run skips identities that already have a record (``ov
 redoes them). The report compares each pseudo-GT with the exact GT mesh
 (``D/meshes/gt/<id>.ply``): ``quality.csv``, ``quality_summary.json`` and ``quality.png``
 (GT beside pseudo-GT from a few views) in ``D/meshes/pseudo_gt/``.
+
+Inputs: the identity's training views (``D/identities/<id>/transforms.json``), or, when the
+dataset holds extra reconstruction-only views (``D/recon_views/<id>/``, rendered by
+``recon_views=N``; see :mod:`dataset.recon_views`), those instead. Each record says which
+(``inputs``: source, views, resolution), and so does the quality summary; a record made from
+other inputs than the current ones is redone.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ ACCEPTANCE = {"fscore@0.01": 0.80, "chamfer_l1": 0.01}  # medians over the ident
 CSV_COLUMNS = ["id", "status", "reason", "chamfer_l1", "fscore@0.01", "fscore@0.02", "accuracy", "completeness",
                "precision@0.01", "recall@0.01", "precision@0.02", "recall@0.02", "hausdorff_95",
                "normal_consistency", "sparse_s", "dense_s", "fusion_s", "poisson_s", "total_s", "sparse_points",
-               "fused_points", "mesh_faces", "message"]
+               "fused_points", "mesh_faces", "input_source", "input_views", "input_resolution", "message"]
 
 
 def _identity_ids(dataset_dir: Path, ids, all_ids: bool) -> list[str]:
@@ -46,29 +52,73 @@ def _identity_ids(dataset_dir: Path, ids, all_ids: bool) -> list[str]:
     return known if all_ids else sorted(split.get("test", []))
 
 
+def _dataset_config(root: Path):
+    """The build config recorded in the manifest (None for a hand-made folder without one)."""
+    from dataset.config import DatasetConfig
+
+    config = read_json(root / "manifest.json", "dataset manifest").get("config")
+    return DatasetConfig.from_dict(config) if config else None
+
+
+def _training_inputs(dataset_config) -> dict:
+    return {"source": "training_views", "views": getattr(dataset_config, "views", None),
+            "resolution": getattr(dataset_config, "resolution", None)}
+
+
+def _inputs(root: Path, ident: str, dataset_config) -> tuple[Path, dict]:
+    """The transforms.json to reconstruct ``ident`` from and its description (recon views if committed)."""
+    from dataset.recon_views import committed
+
+    rec = committed(root, int(ident), dataset_config) if dataset_config is not None else None
+    if rec is not None:
+        return (root / "recon_views" / ident / "transforms.json",
+                {"source": "recon_views", "views": rec["views"], "resolution": rec["resolution"]})
+    return root / "identities" / ident / "transforms.json", _training_inputs(dataset_config)
+
+
 def build_for_dataset(dataset_dir: str | os.PathLike, ids=None, all_ids: bool = False, preset: str = "tiny",
                       config: ReconConfig | None = None, overwrite: bool = False, report: bool = True,
-                      log=print) -> dict:
+                      log=print, recon_views: int = 0, recon_resolution: int | None = None) -> dict:
     """Reconstruct pseudo-GT meshes for ``ids`` (default: the manifest's test split; ``all_ids``: every identity).
 
+    ``recon_views`` > 0 first renders that many extra reconstruction-only views per identity at
+    ``recon_resolution`` (default: the dataset's) into ``D/recon_views/<id>/`` and reconstructs
+    from them: the pseudo-GT then uses images the trained model never sees.
     Failures (too little texture, no matches, empty fusion) are recorded per identity and do not
     stop the build. Returns the summary dict (also written as ``quality_summary.json`` when ``report``).
     """
+    from dataset.recon_views import render_recon_views
+
     root = Path(dataset_dir)
     ids = _identity_ids(root, ids, all_ids)
+    dataset_config = _dataset_config(root)
+    if recon_views < 0:
+        raise UserError(f"--recon-views must be >= 0 (got {recon_views}); 0 reconstructs from the training views")
+    if recon_views > 0:
+        if dataset_config is None:
+            raise UserError(f"{root}/manifest.json records no build config, so extra views cannot be rendered; "
+                            "use a folder written by geogen-data build")
+        render_recon_views(root, dataset_config, [int(i) for i in ids], recon_views, recon_resolution, log=log)
+    elif recon_resolution is not None:
+        raise UserError("--recon-resolution needs --recon-views N (the number of extra views to render)")
     cfg = config or make_recon_config(preset)
     out_dir = root / "meshes" / "pseudo_gt"
     rec_dir = out_dir / "records"
     rec_dir.mkdir(parents=True, exist_ok=True)
     for n, ident in enumerate(ids):
         record_path, mesh_path = rec_dir / f"{ident}.json", out_dir / f"{ident}.ply"
+        transforms, inputs = _inputs(root, ident, dataset_config)
         if record_path.is_file() and not overwrite:
-            status = read_json(record_path, "pseudo-GT record").get("status")
-            if status == "failed" or mesh_path.is_file():
-                log(f"[{n + 1}/{len(ids)}] {ident}: already done ({status}), skipping")
+            old = read_json(record_path, "pseudo-GT record")
+            # a record from before `inputs` existed was made from the training views
+            same_inputs = old.get("inputs", _training_inputs(dataset_config)) == inputs
+            if same_inputs and (old.get("status") == "failed" or mesh_path.is_file()):
+                log(f"[{n + 1}/{len(ids)}] {ident}: already done ({old.get('status')}), skipping")
                 continue
-        log(f"[{n + 1}/{len(ids)}] {ident}: reconstructing")
-        record = reconstruct_identity(root, ident, cfg, mesh_path)
+        log(f"[{n + 1}/{len(ids)}] {ident}: reconstructing from {inputs['views']} {inputs['source'].replace('_', ' ')} "
+            f"at {inputs['resolution']}^2")
+        record = reconstruct_identity(root, ident, cfg, mesh_path, transforms=transforms)
+        record["inputs"] = inputs
         atomic_write_json(record_path, record)
         log(f"    {record['status']}" + (f" ({record['reason']}: {record['message']})" if record["status"] != "ok"
                                           else f" in {record['timings']['total']:.1f} s"))
@@ -77,9 +127,11 @@ def build_for_dataset(dataset_dir: str | os.PathLike, ids=None, all_ids: bool = 
     return write_quality_report(root, ids, log=log)
 
 
-def reconstruct_identity(root: Path, ident: str, cfg: ReconConfig, mesh_path: Path) -> dict:
-    """Reconstruct one identity; returns its record (never raises for a per-identity failure)."""
-    transforms = root / "identities" / ident / "transforms.json"
+def reconstruct_identity(root: Path, ident: str, cfg: ReconConfig, mesh_path: Path,
+                         transforms: Path | None = None) -> dict:
+    """Reconstruct one identity (default input: its training views); returns its record (never raises
+    for a per-identity failure)."""
+    transforms = transforms or root / "identities" / ident / "transforms.json"
     t0 = time.perf_counter()
     record = {"id": ident, "config": cfg.to_dict()}
     try:
@@ -115,6 +167,8 @@ def write_quality_report(root: Path, ids: list[str], log=print, picture_ids: int
             row[f"{stage}_s"] = rec.get("timings", {}).get(stage)
         for k in ("sparse_points", "fused_points", "mesh_faces"):
             row[k] = rec.get("stats", {}).get(k)
+        for k in ("source", "views", "resolution"):
+            row[f"input_{k}"] = rec.get("inputs", {}).get(k)
         if rec.get("status") == "ok":
             try:
                 pred = load_mesh(out_dir / f"{ident}.ply", "pseudo-GT mesh")
@@ -139,6 +193,11 @@ def write_quality_report(root: Path, ids: list[str], log=print, picture_ids: int
         "median chamfer_l1 <= 0.01": bool(summary.get("chamfer_l1", {}).get("median", 1) <= ACCEPTANCE["chamfer_l1"]),
     }
     summary["failures"] = {r["id"]: r["reason"] for r in rows if r["status"] != "ok"}
+    used = {(r["input_source"], r["input_views"], r["input_resolution"]) for r in rows if r["input_source"]}
+    summary["inputs"] = [{"source": s, "views": v, "resolution": res} for s, v, res in sorted(used, key=str)]
+    if any(s == "recon_views" for s, _, _ in used):
+        summary["inputs_note"] = ("reconstructed from extra views rendered only for reconstruction "
+                                  "(D/recon_views/); the trained model never sees these images")
     atomic_write_json(out_dir / "quality_summary.json", summary)
     ok_ids = [r["id"] for r in rows if r["status"] == "ok"][:picture_ids]
     if ok_ids:

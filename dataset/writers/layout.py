@@ -51,3 +51,11 @@ MANIFEST = "manifest.json"
 DATASET_JSON = "dataset.json"
 EG3D_ZIP = "eg3d.zip"
 SHARDS_DIR = "shards"
+
+
+# Extra views rendered only for pseudo-GT reconstruction (not training data; not in the manifest).
+RECON_VIEWS_DIR = "recon_views"
+
+
+def recon_views_dir(identity: int) -> str:
+    return f"{RECON_VIEWS_DIR}/{id_str(identity)}"
