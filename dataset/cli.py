@@ -40,7 +40,8 @@ def build(
     recon_views: int = typer.Option(0, help="Render N extra views per pseudo-GT identity only for reconstruction "
                                             "(recon_views/<id>/, not training data) and build the pseudo-GT from "
                                             "them. 0 (default): use the training views."),
-    recon_resolution: Optional[int] = typer.Option(None, help="Image size of those extra views (default: --resolution)."),
+    recon_resolution: Optional[int] = typer.Option(None, help="Image size of those extra views "
+                                                              "(default: --resolution)."),
 ) -> None:
     """Build (or resume) a dataset folder; ends with manifest.json once every identity is built.
 

@@ -91,7 +91,8 @@ def test_recon_views_are_written_used_and_kept_out_of_the_training_data(plain, t
         assert len(scene.views) == 4 and scene.size == (64, 64) and all(v.mask is not None for v in scene.views)
     expected = {"source": "recon_views", "views": 4, "resolution": 64}
     for ident in IDS:
-        assert json.loads((root / "meshes" / "pseudo_gt" / "records" / f"{ident}.json").read_text())["inputs"] == expected
+        record = json.loads((root / "meshes" / "pseudo_gt" / "records" / f"{ident}.json").read_text())
+        assert record["inputs"] == expected
     assert summary["inputs"] == [expected] and "never sees" in summary["inputs_note"]
     assert summary["fscore@0.01"]["median"] == pytest.approx(1.0)
 
@@ -130,7 +131,8 @@ def test_recon_views_match_the_gt_geometry(plain, tmp_path):
     scene = read_transforms(root / "recon_views" / "000001" / "transforms.json")
     gt = load_mesh(root / "meshes" / "gt" / "000001.ply")
     rc = o3d.t.geometry.RaycastingScene()
-    rc.add_triangles(o3d.core.Tensor(np.asarray(gt.vertices, np.float32)), o3d.core.Tensor(np.asarray(gt.faces, np.uint32)))
+    rc.add_triangles(o3d.core.Tensor(np.asarray(gt.vertices, np.float32)),
+                     o3d.core.Tensor(np.asarray(gt.faces, np.uint32)))
     for k, view in enumerate(scene.views):
         depth = np.load(root / "recon_views" / "000001" / "depth" / f"{k:03d}.npy")
         assert np.array_equal(depth > 0, view.mask)
