@@ -55,7 +55,7 @@ def main() -> None:
         # so the smoke run exercises both phases.
         switch = str(float(args.kimg) / 2)
         run(f"train {variant}", "geogen-train", "--data", str(data), "--variant", variant, "--preset", "tiny",
-            "--kimg", args.kimg, "--out", str(runs / variant), "--threads", "1", "--no-progress",
+            "--kimg", args.kimg, "--out", str(runs / variant), "--threads", "1",
             "--set", f"loss.beta_fixed_kimg={switch}", "--set", f"loss.depth_loss_start_kimg={switch}",
             *(["--resume", "auto"] if (runs / variant / "latest").exists() else []))
     for variant in VARIANTS:
