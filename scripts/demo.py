@@ -35,7 +35,7 @@ def run(step: str, *argv: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="out/demo", help="demo folder (default out/demo)")
-    ap.add_argument("--kimg", default="0.6", help="training length per variant, thousands of images")
+    ap.add_argument("--kimg", default="1.5", help="training length per variant, thousands of images")
     ap.add_argument("--limit", default="2", help="test identities benchmarked per variant")
     ap.add_argument("--fresh", action="store_true", help="delete --out first instead of resuming")
     args = ap.parse_args()
@@ -51,9 +51,9 @@ def main() -> None:
     run("preview", "geogen-data", "preview", str(data), "--out", str(out / "contact_sheet.png"),
         "--gif", str(out / "turntable.gif"))
     for variant in VARIANTS:
-        # The method's switch (β learnable, λ = 0.1 for geogen) is moved to half of this short run
+        # The method's switch (β learnable, λ = 0.1 for geogen) is moved to 2/3 of this short run
         # so the smoke run exercises both phases.
-        switch = str(float(args.kimg) / 2)
+        switch = f"{float(args.kimg) * 2 / 3:.3f}"
         run(f"train {variant}", "geogen-train", "--data", str(data), "--variant", variant, "--preset", "tiny",
             "--kimg", args.kimg, "--out", str(runs / variant), "--threads", "1",
             "--set", f"loss.beta_fixed_kimg={switch}", "--set", f"loss.depth_loss_start_kimg={switch}",
