@@ -141,6 +141,27 @@ def test_geogen_adapter_inverts_an_untrained_tiny_generator(toy, tmp_path):
     assert row["status"] == "ok" or row["reason"]
 
 
+@pytest.mark.parametrize("tune_beta", [False, True])
+def test_pivotal_tuning_keeps_beta_unless_asked(tune_beta):
+    """β is a renderer scalar: PTI's tuning stage leaves it alone by default (see benchmark.pti)."""
+    torch = pytest.importorskip("torch")
+    from benchmark.pti import ImageLoss, invert
+    from geogen.model.config import model_config
+    from geogen.model.generator import Generator
+    from geogen.training.visualize import front_label
+
+    torch.manual_seed(0)
+    G = Generator(model_config("tiny", "geogen"))
+    G.set_beta_trainable(True)  # as after the β switch in training
+    cams = front_label()
+    target = torch.zeros(1, 3, G.cfg.image_resolution, G.cfg.image_resolution)
+    cfg = replace(PTI, steps_w=1, steps_g=3, w_avg_samples=4, tune_beta=tune_beta)
+    tuned, _, _ = invert(G, target, cams, cfg, ImageLoss())
+    moved = float((tuned.beta - G.beta).abs())
+    assert (moved > 1e-5) if tune_beta else moved == 0.0
+    assert any(not torch.equal(a, b) for a, b in zip(G.parameters(), tuned.parameters()))
+
+
 def test_malformed_camera_file_fails_the_sample_with_a_reason(toy, dummy, tmp_path):
     import shutil
 
