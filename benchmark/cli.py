@@ -69,6 +69,8 @@ def run(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot,
         view_seed: int = typer.Option(0, help="seed of the input-view choice"),
         mesh_resolution: int = typer.Option(128, help="marching-cubes grid resolution"),
         device: str = typer.Option("auto", help="torch device: auto (cuda if visible), cpu, cuda[:N]"),
+        threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: torch's choice; 1 is "
+                                                         "fastest when other jobs share the cores)"),
         inception_weights: Optional[Path] = typer.Option(None, help="Inception-v3 2015-12-05 weights for FID/KID"),
         points: int = typer.Option(100_000, help="points sampled per surface"),
         emd_points: int = typer.Option(2_048, help="subsample size of the exact EMD"),
@@ -84,6 +86,12 @@ def run(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot,
 
     if preset not in PTI_PRESETS:
         raise UserError(f"unknown PTI preset {preset!r}; choose from {', '.join(PTI_PRESETS)}")
+    if threads is not None:
+        if threads < 1:
+            raise UserError(f"--threads must be >= 1 (got {threads})")
+        import torch
+
+        torch.set_num_threads(threads)
     overrides = {k: v for k, v in dict(steps_w=steps_w, steps_g=steps_g, lr_w=lr_w, lr_g=lr_g).items()
                  if v is not None}
     pti = replace(PTI_PRESETS[preset], **overrides)

@@ -136,3 +136,13 @@ def test_snapshot_bookkeeping(tmp_path):
     ckpt.prune_snapshots(tmp_path, keep=1)
     names = [p.name for p in ckpt.list_snapshots(tmp_path)]
     assert names == [ckpt.snapshot_name(1.0), ckpt.snapshot_name(12.25)]  # latest pointer is kept
+
+
+def test_pruning_keeps_milestones(tmp_path):
+    for kimg in (4.0, 5.0, 6.0, 9.5, 10.0, 11.0, 12.0):
+        ckpt.save_file(tmp_path / ckpt.snapshot_name(kimg), {"x": torch.zeros(1)}, "snapshot")
+    ckpt.prune_snapshots(tmp_path, keep=2, milestone_kimg=5.0)
+    kept = [float(p.name[9:-3]) for p in ckpt.list_snapshots(tmp_path)]
+    assert kept == [5.0, 10.0, 11.0, 12.0]
+    ckpt.prune_snapshots(tmp_path, keep=1)  # no milestones: only the newest (= latest) stays
+    assert [p.name for p in ckpt.list_snapshots(tmp_path)] == [ckpt.snapshot_name(12.0)]

@@ -147,11 +147,21 @@ def find_latest(out_dir: str | os.PathLike) -> Path | None:
     return snaps[-1] if snaps else None
 
 
-def prune_snapshots(out_dir: str | os.PathLike, keep: int) -> None:
-    """Delete all but the newest ``keep`` periodic snapshots (never the one ``latest`` names)."""
+def is_milestone(path: Path, milestone_kimg: float) -> bool:
+    """Whether snapshot ``path`` is at a multiple of ``milestone_kimg`` (never when that is <= 0)."""
+    if milestone_kimg <= 0:
+        return False
+    kimg = float(path.name.removeprefix("snapshot-").removesuffix(".pt"))
+    ratio = kimg / milestone_kimg
+    return ratio >= 1 and abs(ratio - round(ratio)) < 1e-6
+
+
+def prune_snapshots(out_dir: str | os.PathLike, keep: int, milestone_kimg: float = 0.0) -> None:
+    """Delete all but the newest ``keep`` periodic snapshots (never the one ``latest`` names, nor
+    milestones: snapshots at multiples of ``milestone_kimg``)."""
     if keep <= 0:
         return
     latest = find_latest(out_dir)
     for p in list_snapshots(out_dir)[:-keep]:
-        if p != latest:
+        if p != latest and not is_milestone(p, milestone_kimg):
             p.unlink(missing_ok=True)

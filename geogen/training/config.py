@@ -24,6 +24,7 @@ class TrainConfig:
     kimg: float = 15.0                 # run length in thousands of real images shown (all ranks together)
     snapshot_kimg: float = 2.0         # write snapshot-<kimg>.pt (+ samples PNG, TensorBoard images) this often
     keep_snapshots: int = 3            # keep the newest N periodic snapshots (0 = keep all)
+    milestone_kimg: float = 0.0        # also keep every snapshot at a multiple of this (0 = none); for budget curves
     log_steps: int = 10                # TensorBoard scalars every this many steps
     seed: int = 0                      # every random choice of the run derives from it (and the rank)
     xflip: bool = True                 # add x-mirrored copies of every image with the mirrored camera label

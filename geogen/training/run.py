@@ -111,7 +111,7 @@ class Run:
         name = ckpt.snapshot_name(t.progress.kimg)
         path = ckpt.save_file(self.out_dir / name, t.state_dict(), "snapshot")
         ckpt.write_latest(self.out_dir, name)
-        ckpt.prune_snapshots(self.out_dir, t.cfg.keep_snapshots)
+        ckpt.prune_snapshots(self.out_dir, t.cfg.keep_snapshots, t.cfg.milestone_kimg)
         self.last_snapshot = path
         self.samples()
         return path
