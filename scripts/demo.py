@@ -11,25 +11,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-VARIANTS = ("geogen", "geogen-nodepth", "eg3d")
-
-
-def run(step: str, *argv: str) -> None:
-    """Run one console script of this venv; stop the demo with its exit code if it fails."""
-    exe = Path(sys.executable).with_name(argv[0])
-    cmd = [str(exe) if exe.exists() else argv[0], *argv[1:]]
-    print(f"\n== {step}: {' '.join(cmd)}", flush=True)
-    t0 = time.time()
-    rc = subprocess.call(cmd)
-    if rc != 0:
-        print(f"demo: step '{step}' failed (exit {rc})", file=sys.stderr)
-        sys.exit(rc)
-    print(f"== {step}: done in {time.time() - t0:.0f} s", flush=True)
+from .pipeline import VARIANTS, run
 
 
 def main() -> None:
@@ -61,7 +46,7 @@ def main() -> None:
     for variant in VARIANTS:
         run(f"benchmark {variant}", "geogen-bench", "run", "--model", str(runs / variant / "geogen.pkl"),
             "--data", str(data), "--preset", "tiny", "--limit", args.limit, "--method", f"{variant} (smoke run)",
-            "--out", str(results / f"{variant}.json"))
+            "--threads", "1", "--out", str(results / f"{variant}.json"))
     run("leaderboard", "geogen-bench", "leaderboard", "--results", str(results),
         "--csv", str(out / "leaderboard.csv"), "--md", str(out / "leaderboard.md"), "--png", str(out / "leaderboard.png"))
     print(f"\ndemo finished in {(time.time() - t0) / 60:.1f} min: see {out}/leaderboard.md "

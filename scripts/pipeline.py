@@ -1,0 +1,84 @@
+"""Steps shared by the demo and the reproduction scripts: run this venv's console scripts, one
+at a time or several side by side, and stop with the failing step's exit code."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+VARIANTS = ("geogen", "geogen-nodepth", "eg3d")
+
+
+def command(*argv: str) -> list[str]:
+    """argv with its console script resolved inside this venv (falls back to PATH)."""
+    exe = Path(sys.executable).with_name(argv[0])
+    return [str(exe) if exe.exists() else argv[0], *argv[1:]]
+
+
+def fail(step: str, rc: int, log: Path | None = None) -> None:
+    where = f"; see {log}" if log else ""
+    print(f"step '{step}' failed (exit {rc}){where}", file=sys.stderr)
+    sys.exit(rc or 1)
+
+
+def run(step: str, *argv: str) -> None:
+    """Run one step in the foreground (its own progress bar shows)."""
+    cmd = command(*argv)
+    print(f"\n== {step}: {' '.join(cmd)}", flush=True)
+    t0 = time.time()
+    rc = subprocess.call(cmd)
+    if rc != 0:
+        fail(step, rc)
+    print(f"== {step}: done in {time.time() - t0:.0f} s", flush=True)
+
+
+def run_parallel(steps: list[tuple[str, list[str], Path]], jobs: int, poll_s: float = 15.0,
+                 status=None) -> dict[str, float]:
+    """Run ``(name, argv, log file)`` steps, at most ``jobs`` at a time, output to their log files.
+
+    ``status()`` (optional) returns a one-line progress summary printed every ``poll_s`` seconds.
+    Returns each step's wall time in seconds. The first failure stops the others and exits.
+    """
+    pending, running, walls = list(steps), {}, {}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    t_last = 0.0
+    while pending or running:
+        while pending and len(running) < max(jobs, 1):
+            name, argv, log = pending.pop(0)
+            log.parent.mkdir(parents=True, exist_ok=True)
+            cmd = command(*argv)
+            print(f"== {name}: {' '.join(cmd)}  (log: {log})", flush=True)
+            fh = open(log, "ab")
+            running[name] = (subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env), fh, log,
+                             time.time())
+        time.sleep(1.0)
+        for name, (proc, fh, log, t0) in list(running.items()):
+            rc = proc.poll()
+            if rc is None:
+                continue
+            fh.close()
+            del running[name]
+            if rc != 0:
+                for other, fh2, _, _ in running.values():
+                    other.terminate()
+                    fh2.close()
+                fail(name, rc, log)
+            walls[name] = time.time() - t0
+            print(f"== {name}: done in {walls[name] / 60:.1f} min", flush=True)
+        if status is not None and running and time.time() - t_last >= poll_s:
+            t_last = time.time()
+            print(f"   [{time.strftime('%H:%M:%S')}] {status()}", flush=True)
+    return walls
+
+
+def latest_kimg(run_dir: Path) -> float:
+    """kimg of a training run's latest snapshot (0 when none yet)."""
+    latest = run_dir / "latest"
+    try:
+        name = latest.read_text().strip()
+        return float(name.removeprefix("snapshot-").removesuffix(".pt"))
+    except (OSError, ValueError):
+        return 0.0
