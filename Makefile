@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast clean-demo
+.PHONY: install demo test test-fast reproduce experiment-small experiment-paper
 
 # System package Open3D needs (libusb); installed only when missing and we are root.
 sysdeps:
@@ -24,6 +24,17 @@ install: $(STAMP)
 # Main job, end to end on the tiny default.
 demo: install
 	$(PY) -m scripts.demo
+
+# The numbers of docs/results.md: three variants × 30 kimg on the tiny preset (~2 h on 2 cores).
+reproduce: install
+	$(PY) -m scripts.reproduce
+
+# Longer CPU experiment (small preset, 100 kimg per variant: days) and the paper's scale on GPUs.
+experiment-small: install
+	$(PY) -m scripts.reproduce --preset small
+
+experiment-paper: install
+	$(PY) -m scripts.reproduce --preset paper --gpus $${GPUS:-8}
 
 test: install
 	$(PY) -m pytest -q -n 2 --dist loadfile

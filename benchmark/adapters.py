@@ -100,6 +100,15 @@ class GeoGenAdapter:
 
         return extract_mesh(state["G"], state["ws"], resolution=self.mesh_resolution)
 
+    def save_state(self, state, path: Path, meta: dict) -> None:
+        """The inversion (tuned generator + pivot ws) as a safe model file, for later analysis
+        such as re-meshing at other levels (benchmarks/bench_levels.py)."""
+        from geogen.training.checkpoint import save_file
+
+        save_file(path, {"model_config": self.cfg.to_dict(), "G_ema": {k: v.detach().cpu() for k, v in
+                                                                      state["G"].state_dict().items()},
+                         "ws": state["ws"].detach().cpu(), "meta": meta}, kind="model")
+
     def render(self, state, camera):
         import torch
 

@@ -72,6 +72,8 @@ def run(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot,
         threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: torch's choice; 1 is "
                                                          "fastest when other jobs share the cores)"),
         inception_weights: Optional[Path] = typer.Option(None, help="Inception-v3 2015-12-05 weights for FID/KID"),
+        save_inversions: bool = typer.Option(False, help="also keep each inversion (tuned generator + pivot) "
+                                                         "in <out>.inversions/ for later analysis"),
         points: int = typer.Option(100_000, help="points sampled per surface"),
         emd_points: int = typer.Option(2_048, help="subsample size of the exact EMD"),
         margin: float = typer.Option(0.05, help="crop margin around the GT box (normalised units)"),
@@ -97,7 +99,7 @@ def run(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot,
     pti = replace(PTI_PRESETS[preset], **overrides)
     result = run_benchmark(model, data, out, _protocol(gt, points, emd_points, margin, seed), pti,
                            RunSettings(views=views, seed=view_seed, mesh_resolution=mesh_resolution,
-                                       device=device),
+                                       device=device, save_inversions=save_inversions),
                            method=method, limit=limit, inception_weights=inception_weights,
                            pictures=pictures, progress=progress)
     _summary_line(result, out)

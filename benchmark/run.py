@@ -36,6 +36,7 @@ class RunSettings:
     seed: int = 0
     mesh_resolution: int = 128
     device: str = "auto"  # torch device of the model: auto (cuda if visible), cpu, cuda[:N]
+    save_inversions: bool = False  # also write <out>.inversions/<id>.pt (tuned G + pivot; GeoGen models)
 
     def __post_init__(self):
         if self.views < 1:
@@ -81,6 +82,10 @@ def run_benchmark(model: Path, data: Path, out: Path, protocol: Protocol, pti: P
         t = time.perf_counter()
         state = adapter.invert(images, [views[i].camera for i in inputs])
         t_invert = time.perf_counter() - t
+        if settings.save_inversions and hasattr(adapter, "save_state"):
+            adapter.save_state(state, out.with_suffix(".inversions") / f"{sample_id}.pt",
+                               {"identity": sample_id, "input_views": [views[i].index for i in inputs],
+                                "source_model_sha256": model_sha})
         t = time.perf_counter()
         vertices, faces = adapter.mesh(state)
         t_mesh = time.perf_counter() - t
@@ -100,7 +105,8 @@ def run_benchmark(model: Path, data: Path, out: Path, protocol: Protocol, pti: P
         return Prediction(np.asarray(vertices), np.asarray(faces), images=shown, info=info)
 
     def fingerprint(sample_id: str) -> dict:
-        return {"model_sha256": model_sha, "adapter": description, "settings": asdict(settings)}
+        scoring = {k: v for k, v in asdict(settings).items() if k != "save_inversions"}  # does not change scores
+        return {"model_sha256": model_sha, "adapter": description, "settings": scoring}
 
     rows = evaluate(ids, produce, ds, protocol, out, fingerprint, pictures=pictures, progress=progress)
     ok = [r for r in rows if r["status"] == "ok"]

@@ -356,6 +356,18 @@ def write_report(exp: Path, report: Path, preset: str) -> Path:
     if budget:
         doc += ["### Training budget", "",
                 "The same benchmark on the milestone snapshots of the same runs (G_ema weights).", "", *budget, ""]
+    levels = load(exp / "levels.json")
+    if levels:
+        doc += ["### Mesh-extraction level (investigation, not the protocol)", "",
+                "The kept inversions re-meshed at other levels (`benchmarks/bench_levels.py`): offsets of the "
+                "SDF zero level set, EG3D density thresholds. The benchmark always uses 0 and 10.", "",
+                "| variant | level | meshed | Chamfer ↓ | F@1% ↑ |", "|---|---|---|---|---|"]
+        for variant in VARIANTS:
+            sweep = levels.get(variant)
+            for level, row in (sweep or {}).get("levels", {}).items():
+                doc.append(f"| {NAMES[variant]} | {float(level):g} | {len(row['chamfer_l1'])}/{sweep['n']} | "
+                           f"{cell(row['chamfer_l1'])} | {cell(row['fscore@0.01'], 3)} |")
+        doc.append("")
     doc += ["## Pictures", ""]
     if samples_figure(exp, pics / "samples.png"):
         doc += ["Random samples (seeds 0–3, four azimuths) and their meshes:", "", "![samples](results/samples.png)", ""]

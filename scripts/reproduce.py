@@ -6,7 +6,7 @@
 
 dataset (+ pseudo-GT) → validate → train the three variants with the same seed (side by side
 on CPU, one after another on GPUs) → sample pictures → geogen-bench run on every test identity
-for the final models and the milestone snapshots (budget curve) → leaderboard → docs/results.md.
+for the final models and the milestone snapshots (budget curve) → mesh-level sensitivity (benchmarks/bench_levels.py) → leaderboard → docs/results.md.
 Every step resumes: re-running the command skips what is already done. Same seeds → same numbers
 (CPU, one thread per job; see docs/results.md for what is nondeterministic).
 """
@@ -106,7 +106,8 @@ def bench_steps(cfg: ExperimentConfig, out_dir: Path, threads: int, device: str)
             steps.append((f"benchmark {name}",
                           ["geogen-bench", "run", "--model", str(model), "--data", str(data),
                            "--preset", cfg.pti_preset, "--method", name, "--out", str(out),
-                           "--threads", str(threads), "--device", device, "--no-progress"],
+                           "--threads", str(threads), "--device", device, "--no-progress",
+                           *(["--save-inversions"] if final else [])],
                           out_dir / "logs" / f"bench-{variant}-{kimg:g}kimg.log"))
     return steps
 
@@ -153,6 +154,9 @@ def main() -> None:
             run(f"samples {variant}", "geogen-gen", "--model", str(runs / variant / "geogen.pkl"), "--seeds", "0-3",
                 "--views", "4", "--out", str(gen), "--gif-frames", "24")
     run_parallel(bench_steps(cfg, out, args.threads, device), cfg.jobs)
+    if not (out / "levels.json").exists():
+        run("mesh-level sensitivity", "python", "benchmarks/bench_levels.py", str(results), "--json",
+            str(out / "levels.json"))
     run("leaderboard", "geogen-bench", "leaderboard", "--results", str(results),
         "--csv", str(out / "leaderboard.csv"), "--md", str(out / "leaderboard.md"), "--png", str(out / "leaderboard.png"))
     run("report", "python", "-m", "scripts.report", "--experiment", str(out), "--report", str(report),

@@ -133,12 +133,20 @@ def test_geogen_adapter_inverts_an_untrained_tiny_generator(toy, tmp_path):
     assert any(not torch.equal(before[k], v) for k, v in state["G"].state_dict().items())
     assert state["ws"].shape == (1, adapter.G.num_ws, cfg.w_dim)
     assert adapter.render(state, view.camera).shape == (32, 32, 3)
-    out = run_benchmark(path, toy, tmp_path / "g.json", FAST, pti, RunSettings(mesh_resolution=32), limit=1,
-                        pictures=False, progress=False)
+    out = run_benchmark(path, toy, tmp_path / "g.json", FAST, pti, RunSettings(mesh_resolution=32, save_inversions=True),
+                        limit=1, pictures=False, progress=False)
     row = out["samples"][0]
     assert row["info"]["final_loss_g"] is not None and row["info"]["invert_seconds"] > 0
     # either a scored mesh or an honest reason (an untrained field may have no surface in the box)
     assert row["status"] == "ok" or row["reason"]
+    # the kept inversion re-meshes to the very mesh that was scored
+    from geogen.model.mesh import extract_mesh
+    from geogen.training.checkpoint import build_generator, load_file
+
+    saved = load_file(tmp_path / "g.inversions" / f"{row['id']}.pt")
+    G2, _ = build_generator(saved)
+    _, faces = extract_mesh(G2, saved["ws"], resolution=32)
+    assert len(faces) == (row["diagnostics"]["pred_faces"] if row["status"] == "ok" else 0)
 
 
 @pytest.mark.parametrize("tune_beta", [False, True])
