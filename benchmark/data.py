@@ -1,4 +1,8 @@
-"""Reading the dataset folder (layout in docs/benchmark.md): test split, GT meshes, test views."""
+"""Reading the dataset folder (layout in docs/benchmark.md): test split, GT meshes, test views.
+
+Every path named by the dataset's files (split ids, transforms.json ``file_path``) must stay
+inside the dataset folder (:func:`geogen.common.paths.inside_dataset`).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import numpy as np
 from geogen.common.atomic import read_json, sha256_file
 from geogen.common.cameras import Camera, opencv_to_opengl
 from geogen.common.errors import UserError
+from geogen.common.paths import inside_dataset
 
 GT_FOLDERS = {"exact": "meshes/gt", "pseudo": "meshes/pseudo_gt"}
 
@@ -39,6 +44,10 @@ class Dataset:
             raise UserError(f"{self.manifest_path} has no test split (split.test is missing or empty); "
                             "rebuild the dataset with a test fraction > 0")
         self.test_ids = [str(i) for i in test]
+        for i in self.test_ids:
+            if Path(i).name != i or i in (".", ".."):
+                raise UserError(f"{self.manifest_path}: split.test entry {i!r} is not a plain identity name; "
+                                "rebuild the dataset")
 
     @property
     def name(self) -> str:
@@ -49,7 +58,7 @@ class Dataset:
         return sha256_file(self.manifest_path)
 
     def gt_path(self, sample_id: str, gt: str) -> Path:
-        return self.root / GT_FOLDERS[gt] / f"{sample_id}.ply"
+        return inside_dataset(self.root, f"{GT_FOLDERS[gt]}/{sample_id}.ply", what="ground-truth mesh")
 
     def require_gt(self, gt: str) -> None:
         """One-line error if the chosen ground-truth folder does not exist at all."""
@@ -60,20 +69,20 @@ class Dataset:
 
     def views(self, sample_id: str) -> list[View]:
         """Every view of an identity, cameras read from identities/<id>/transforms.json."""
-        path = self.root / "identities" / sample_id / "transforms.json"
+        path = inside_dataset(self.root, f"identities/{sample_id}/transforms.json", what="camera file")
         tf = read_json(path, "camera file")
         frames = tf.get("frames") if isinstance(tf, dict) else None
         if not isinstance(frames, list) or not frames:
             raise UserError(f"{path} has no frames; rebuild the dataset")
         try:
-            return [self._view(path, tf, k, fr) for k, fr in enumerate(frames)]
+            return [self._view(self.root, path, tf, k, fr) for k, fr in enumerate(frames)]
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(f"{path} has a malformed frame ({type(exc).__name__}: {exc}); rebuild the dataset") from None
 
     @staticmethod
-    def _view(path: Path, tf: dict, k: int, fr: dict) -> View:
+    def _view(root: Path, path: Path, tf: dict, k: int, fr: dict) -> View:
         """One frame: OpenGL c2w → OpenCV, pixel intrinsics (frame overrides file) → normalised."""
-        img = (path.parent / fr["file_path"]).resolve()
+        img = inside_dataset(root, fr["file_path"], base=path.parent, what=f"{path} frame {k} file_path")
         c2w = np.asarray(fr["transform_matrix"], dtype=np.float64)
         if c2w.shape != (4, 4) or not np.all(np.isfinite(c2w)):
             raise ValueError(f"frame {k}: transform_matrix must be a finite 4x4 matrix")

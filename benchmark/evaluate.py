@@ -1,8 +1,10 @@
 """The per-sample loop shared by `score` and `run`: predict → score → record, resumable.
 
-Each finished sample is written to ``<out>.records/<id>.json`` with a fingerprint (protocol
-key + whatever identifies the prediction); a rerun reuses a record only if its fingerprint
-matches, so changed meshes, models or settings are scored again.
+Each finished sample is written to ``<out>.records/<id>.json`` with a fingerprint: the protocol
+key, the dataset manifest's SHA-256, the SHA-256 of the sample's GT mesh, and whatever
+identifies the prediction (mesh hash, or model + settings). A rerun reuses a record only if its
+fingerprint matches, so another dataset, a changed GT, changed meshes, models or settings are
+scored again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 import trimesh
 from tqdm import tqdm
 
-from geogen.common.atomic import atomic_write_json
+from geogen.common.atomic import atomic_write_json, sha256_file
 from geogen.common.errors import UserError
 from geogen.common.meshio import load_mesh
 
@@ -81,14 +83,22 @@ def score_one(sample_id: str, produce: Callable[[str], Prediction], dataset: Dat
     return row
 
 
+def gt_checksum(dataset: Dataset, sample_id: str, protocol: Protocol) -> str | None:
+    """SHA-256 of the sample's GT mesh (None if missing: the row fails, and is rescored once it exists)."""
+    path = dataset.gt_path(sample_id, protocol.gt)
+    return sha256_file(path) if path.is_file() else None
+
+
 def evaluate(ids: list[str], produce: Callable[[str], Prediction], dataset: Dataset, protocol: Protocol,
              out_json: Path, fingerprint: Callable[[str], dict], pictures: bool = True,
              progress: bool = True) -> list[dict]:
     """Score every id (resuming from matching records) and return the rows in ``ids`` order."""
     paths = side_paths(out_json)
+    manifest_sha = dataset.checksum()
     rows = []
     for sample_id in tqdm(ids, desc="samples", unit="id", disable=not progress):
-        fp = {"protocol": protocol.key(), **fingerprint(sample_id)}
+        fp = {"protocol": protocol.key(), "dataset_manifest_sha256": manifest_sha,
+              "gt_sha256": gt_checksum(dataset, sample_id, protocol), **fingerprint(sample_id)}
         record = paths["records"] / f"{sample_id}.json"
         row = _load_record(record, fp)
         if row is None:

@@ -1,9 +1,14 @@
-"""The scoring protocol: every setting that changes a geometry number, with a version string.
+"""The scoring protocol and the track: together, every setting that changes a number.
 
-Two results can be ranked against each other only if their protocols are equal
-(:meth:`Protocol.key`). Bump :data:`PROTOCOL_VERSION` whenever a metric definition, the
-normalisation, the crop or the sampling changes meaning, so older result files are never
-ranked together with newer ones.
+The *protocol* (:class:`Protocol`, :meth:`Protocol.key`) says how a predicted mesh is compared
+with its GT: GT kind, normalisation, crop, sampling, seed. The *track* (:func:`run_track`,
+:func:`score_track`, :func:`track_key`) says how the predicted meshes were made: for
+``geogen-bench run`` the input views and their seed, the mesh resolution and the inversion
+(method, loss, steps, learning rates, what is tuned); for ``geogen-bench score`` only that the
+meshes came from the method itself. Two results are ranked against each other only if both
+keys, the dataset checksum and the full test split agree (leaderboard/build.py). Bump
+:data:`PROTOCOL_VERSION` whenever a metric definition, the normalisation, the crop or the
+sampling changes meaning, so older result files are never ranked together with newer ones.
 """
 
 from __future__ import annotations
@@ -52,3 +57,43 @@ class Protocol:
         """Identity of the protocol for ranking: equal keys ⇔ numbers are comparable."""
         return (f"{self.version}|gt={self.gt}|N={self.n_points}|M={self.emd_points}"
                 f"|margin={self.crop_margin:g}|seed={self.seed}")
+
+
+def _flat(prefix: str, value) -> list[str]:
+    if isinstance(value, dict):
+        return [part for k in sorted(value) for part in _flat(f"{prefix}.{k}" if prefix else str(k), value[k])]
+    if isinstance(value, float):
+        value = f"{value:g}"
+    elif isinstance(value, bool):
+        value = str(value).lower()
+    return [f"{prefix}={value}"]
+
+
+def track_key(track: dict) -> str:
+    """Canonical one-line key of a track dict: ``k=v`` pairs of the flattened dict, sorted, ``|``-joined.
+
+    Equal keys ⇔ the predictions were made the same way."""
+    return "|".join(_flat("", track))
+
+
+def score_track() -> dict:
+    """Track of ``geogen-bench score``: meshes made by the method itself (its inputs are its own
+    declaration, see docs/benchmark.md, "Entering another method")."""
+    return {"source": "meshes"}
+
+
+def run_track(views: int, view_seed: int, mesh_resolution: int, inversion: dict | None) -> dict:
+    """Track of ``geogen-bench run``: input views, their seed, mesh resolution, inversion settings.
+
+    ``inversion`` is the adapter's description (e.g. PTI: loss, steps, learning rates, w-average
+    samples, noise, seed, ``tune_beta``); "tuned" names what the inversion optimises."""
+    track = {"source": "run", "views": int(views), "view_seed": int(view_seed),
+             "mesh_resolution": int(mesh_resolution)}
+    if inversion:
+        inv = dict(inversion)
+        if inv.get("method") == "pti":
+            inv["tuned"] = "w+G" + ("+beta" if inv.get("tune_beta") else "")
+        track["inversion"] = inv
+    else:
+        track["inversion"] = "none"
+    return track

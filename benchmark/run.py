@@ -18,10 +18,10 @@ from .data import Dataset
 from .evaluate import Prediction, evaluate
 from .image_metrics import id_status, inception_status, lpips_model, psnr, ssim
 from .metrics import sample_key
-from .protocol import Protocol
+from .protocol import Protocol, run_track
 from .provenance import provenance
 from .pti import PTIConfig
-from .results import build_result, require_output_json, write_result
+from .results import build_result, metric_range, require_output_json, write_result
 from .stats import mean_ci95
 
 IMAGE_METRICS = ("psnr_input", "ssim_input", "psnr_novel", "ssim_novel")
@@ -110,7 +110,7 @@ def run_benchmark(model: Path, data: Path, out: Path, protocol: Protocol, pti: P
 
     rows = evaluate(ids, produce, ds, protocol, out, fingerprint, pictures=pictures, progress=progress)
     ok = [r for r in rows if r["status"] == "ok"]
-    image_metrics = {k: mean_ci95([r["info"].get(k) for r in ok]) for k in IMAGE_METRICS}
+    image_metrics = {k: mean_ci95([r["info"].get(k) for r in ok], metric_range(k)) for k in IMAGE_METRICS}
     image_metrics.update(lpips=lpips_info if lpips_net is None else {"status": "used in the inversion loss only"},
                          fid=inception_status(inception_weights), kid=inception_status(inception_weights),
                          id=id_status())
@@ -122,6 +122,7 @@ def run_benchmark(model: Path, data: Path, out: Path, protocol: Protocol, pti: P
         dataset={"name": ds.name, "path": str(ds.root.resolve()), "manifest_sha256": ds.checksum(),
                  "split": "test", "n_test": len(ds.test_ids)},
         protocol=protocol, rows=rows, image_metrics=image_metrics,
+        track=run_track(settings.views, settings.seed, settings.mesh_resolution, description.get("inversion")),
         provenance={**provenance(ds.checksum(), model_sha, time.perf_counter() - t0),
                     "invert_seconds_mean": float(np.mean(inv_times)) if inv_times else None})
     write_result(out, result)

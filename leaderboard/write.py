@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import textwrap
 from pathlib import Path
 
 from geogen.common.atomic import atomic_path, atomic_write_text
@@ -18,20 +19,27 @@ def _metric_order(board: Board) -> list[str]:
     return sorted(board.directions)
 
 
+def _ci(e, m) -> tuple[float | None, float | None]:
+    return e.ci.get(m) or (None, None)
+
+
 def leaderboard_csv(board: Board) -> str:
-    """Columns: method, dataset, dataset_sha256, protocol, n_ok, n_samples, complete, then per metric
-    ``<metric> ↓|↑`` (mean), ``<metric> ci95`` (half-width) and ``<metric> rank``."""
+    """Columns: method, dataset, dataset_sha256, protocol, track, n_ok, n_samples, n_test, ranked,
+    unranked_reason, then per metric ``<metric> ↓|↑`` (mean), ``<metric> ci95_low``,
+    ``<metric> ci95_high`` (empty when n < 5) and ``<metric> rank``."""
     metrics = _metric_order(board)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    header = ["method", "dataset", "dataset_sha256", "protocol", "n_ok", "n_samples", "complete"]
+    header = ["method", "dataset", "dataset_sha256", "protocol", "track", "n_ok", "n_samples", "n_test", "ranked",
+              "unranked_reason"]
     for m in metrics:
-        header += [f"{m} {ARROW[board.directions[m]]}", f"{m} ci95", f"{m} rank"]
+        header += [f"{m} {ARROW[board.directions[m]]}", f"{m} ci95_low", f"{m} ci95_high", f"{m} rank"]
     w.writerow([safe_cell(h) for h in header] + ["source"])
     for e in board.entries:
-        row = [e.method, e.dataset, e.dataset_sha256[:12], e.protocol_key, e.n_ok, e.n_samples, e.complete]
+        row = [e.method, e.dataset, e.dataset_sha256[:12], e.protocol_key, e.track_key, e.n_ok, e.n_samples,
+               e.n_test, e.complete, e.unranked]
         for m in metrics:
-            row += [e.means.get(m), e.ci_half.get(m), e.ranks.get(m)]
+            row += [e.means.get(m), *_ci(e, m), e.ranks.get(m)]
         w.writerow([safe_cell(v) for v in row] + [safe_cell(str(e.path))])
     return buf.getvalue()
 
@@ -40,41 +48,59 @@ def _md(text) -> str:
     return safe_cell(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _cell(e, m) -> str:
+    """``mean [low, high] (rank)``; ``(n too small)`` instead of an interval below 5 samples."""
+    v, ci, r = e.means.get(m), e.ci.get(m), e.ranks.get(m)
+    if v is None:
+        return "–"
+    text = f"{v:.4g}" + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else " (n too small)") + (f" ({r})" if r else "")
+    return f"**{text}**" if r == 1 else text
+
+
 def leaderboard_markdown(board: Board) -> str:
-    """One table per (dataset, protocol) group; cells ``mean ± ci95 (rank)``, best rank in bold."""
+    """One table per (dataset, protocol, track) group; cells ``mean [95 % interval] (rank)``, best
+    rank in bold; rows that are not ranked say why."""
     metrics = _metric_order(board)
     lines = ["# Leaderboard", ""]
-    for (dataset, sha, key), group in board.groups().items():
-        lines += [f"## {_md(dataset)} ({sha[:12]}), protocol `{key}`", ""]
-        lines.append("| method | n | " + " | ".join(f"{_md(m)} {ARROW[board.directions[m]]}" for m in metrics) + " |")
-        lines.append("|---|---|" + "---|" * len(metrics))
+    for (dataset, sha, key, track), group in board.groups().items():
+        lines += [f"## {_md(dataset)} ({sha[:12]}), protocol `{key}`, track `{track}`", ""]
+        lines.append("| method | n | ranked | " + " | ".join(f"{_md(m)} {ARROW[board.directions[m]]}" for m in metrics)
+                     + " |")
+        lines.append("|---|---|---|" + "---|" * len(metrics))
         for e in sorted(group, key=lambda e: (e.ranks.get(metrics[0]) or 10**9) if metrics else 0):
-            cells = []
-            for m in metrics:
-                v, h, r = e.means.get(m), e.ci_half.get(m), e.ranks.get(m)
-                if v is None:
-                    cells.append("–")
-                    continue
-                text = f"{v:.4g}" + (f" ± {h:.2g}" if h is not None else "") + (f" ({r})" if r else " (unranked)")
-                cells.append(f"**{text}**" if r == 1 else text)
-            lines.append(f"| {_md(e.method)} | {e.n_ok}/{e.n_samples} | " + " | ".join(cells) + " |")
+            n = f"{e.n_ok}/{e.n_samples}" + (f" of {e.n_test}" if e.n_test is not None and e.n_test != e.n_samples else "")
+            status = "yes" if e.complete else f"no: {_md(e.unranked)}"
+            lines.append(f"| {_md(e.method)} | {n} | {status} | " + " | ".join(_cell(e, m) for m in metrics) + " |")
         lines.append("")
+    if board.notes:
+        lines += ["## Notes", ""] + [f"- {_md(n)}" for n in board.notes] + [""]
     if board.skipped:
         lines += ["## Skipped files", ""] + [f"- `{p}`: {_md(r)}" for p, r in board.skipped] + [""]
     return "\n".join(lines)
 
 
 def png_paths(board: Board, path: Path) -> list[Path]:
-    """One chart per (dataset, protocol) group, so bars of different protocols never share an
+    """One chart per (dataset, protocol, track) group, so bars of different protocols never share an
     axis: ``path`` itself for one group, else ``<stem>-g1.png``, ``<stem>-g2.png``, …"""
     n = len(board.groups())
     path = Path(path)
     return [path] if n == 1 else [path.with_name(f"{path.stem}-g{i + 1}{path.suffix}") for i in range(n)]
 
 
+def bars(entries, m: str) -> tuple[list[float], list[list[float]]]:
+    """Bar lengths (mean; 0 when missing) and asymmetric whiskers [below, above] of metric ``m``:
+    the 95 % interval (already clipped to the metric's range), no whisker without one."""
+    vals = [e.means.get(m) or 0.0 for e in entries]
+    below = [max(0.0, v - e.ci[m][0]) if e.ci.get(m) else 0.0 for v, e in zip(vals, entries)]
+    above = [max(0.0, e.ci[m][1] - v) if e.ci.get(m) else 0.0 for v, e in zip(vals, entries)]
+    return vals, [below, above]
+
+
 def leaderboard_png(board: Board, path: Path) -> list[Path]:
-    """Bar charts (matplotlib Agg): per group one panel per metric, one bar per method, 95 % CI
-    whiskers, the direction in each title. Returns the files written."""
+    """Bar charts (matplotlib Agg): per group one panel per metric, one bar per method, the 95 %
+    interval as whiskers (none below 5 samples), the direction in each title. Axes start at the
+    metric's lower bound (0 for distances), so no bar or whisker reaches below it. Returns the
+    files written."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,16 +109,20 @@ def leaderboard_png(board: Board, path: Path) -> list[Path]:
 
     metrics = _metric_order(board)
     written = []
-    for target, ((dataset, sha, key), entries) in zip(png_paths(board, path), board.groups().items()):
-        labels = [e.method if e.complete else f"{e.method} (incomplete)" for e in entries]
+    for target, ((dataset, sha, key, track), entries) in zip(png_paths(board, path), board.groups().items()):
+        labels = [e.method if e.complete else f"{e.method} (unranked)" for e in entries]
         ncols = min(3, max(1, len(metrics)))
         nrows = max(1, -(-len(metrics) // ncols))
         fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, (0.35 * len(entries) + 1.4) * nrows),
                                  squeeze=False)
         for ax, m in zip(axes.flat, metrics):
-            vals = [e.means.get(m) or 0.0 for e in entries]
-            errs = [e.ci_half.get(m) or 0.0 for e in entries]
+            vals, errs = bars(entries, m)
             ax.barh(range(len(entries)), vals, xerr=errs, color="tab:blue" if board.directions[m] else "tab:orange")
+            low, high = board.ranges.get(m, (None, None))
+            if low is not None:
+                ax.set_xlim(left=low)
+            if high is not None and ax.get_xlim()[1] > high:
+                ax.set_xlim(right=high)
             ax.set_yticks(range(len(entries)), labels, fontsize=7)
             ax.invert_yaxis()
             ax.set_title(f"{m} {'↑ higher is better' if board.directions[m] else '↓ lower is better'}", fontsize=8)
@@ -100,7 +130,7 @@ def leaderboard_png(board: Board, path: Path) -> list[Path]:
             ax.xaxis.set_major_locator(MaxNLocator(4))
         for ax in list(axes.flat)[len(metrics):]:
             ax.axis("off")
-        fig.suptitle(f"{dataset} ({sha[:12]})\n{key}", fontsize=7)
+        fig.suptitle("\n".join([f"{dataset} ({sha[:12]})", key, *textwrap.wrap(track, 110)]), fontsize=7)
         fig.tight_layout()
         with atomic_path(target) as tmp:
             fig.savefig(tmp, format="png", dpi=110)

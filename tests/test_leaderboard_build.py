@@ -18,7 +18,8 @@ from leaderboard.cells import safe_cell
 from leaderboard.write import leaderboard_csv, leaderboard_markdown, leaderboard_png
 
 
-def fake_result(method, chamfer, fscore, protocol=None, dataset="toy", failed=0, created="2026-01-01T00:00:00Z"):
+def fake_result(method, chamfer, fscore, protocol=None, dataset="toy", failed=0, created="2026-01-01T00:00:00Z",
+                n_test=None, track=None):
     protocol = protocol or Protocol()
     rows = []
     for k, (c, f) in enumerate(zip(chamfer, fscore)):
@@ -28,8 +29,8 @@ def fake_result(method, chamfer, fscore, protocol=None, dataset="toy", failed=0,
     rows += [{"id": f"9{k:05d}", "status": "failed", "reason": "x", "metrics": {}, "diagnostics": {}, "info": {}}
              for k in range(failed)]
     return build_result({"name": method, "source": "score", "details": {}},
-                        {"name": dataset, "manifest_sha256": "ab" * 32}, protocol, rows, {},
-                        {"created_utc": created})
+                        {"name": dataset, "manifest_sha256": "ab" * 32, "n_test": n_test or len(rows)}, protocol,
+                        rows, {}, {"created_utc": created}, track=track)
 
 
 def write(dirpath: Path, name: str, doc) -> Path:
@@ -72,6 +73,79 @@ def test_incomplete_results_are_listed_but_not_ranked(tmp_path):
     write(tmp_path, "b.json", fake_result("B", [0.01], [0.9], failed=1))
     r = {e.method: e for e in load_board(tmp_path).entries}
     assert r["A"].ranks["chamfer_l1"] == 1 and r["B"].ranks["chamfer_l1"] is None and not r["B"].complete
+    assert "incomplete: 1 of 2" in r["B"].unranked
+
+
+def test_a_partial_split_is_listed_but_not_ranked(tmp_path):
+    """A --limit run (fewer samples than the dataset's test identities) never outranks a full run."""
+    write(tmp_path, "full.json", fake_result("Full", [0.1, 0.1, 0.1], [0.5, 0.5, 0.5]))
+    write(tmp_path, "limit.json", fake_result("Limit", [0.01, 0.01], [0.9, 0.9], n_test=3))
+    board = load_board(tmp_path)
+    r = {e.method: e for e in board.entries}
+    assert len(board.groups()) == 1
+    assert r["Full"].ranks["chamfer_l1"] == 1 and r["Limit"].ranks["chamfer_l1"] is None
+    assert r["Limit"].unranked == "partial split: 2 of 3 test identities"
+    md = leaderboard_markdown(board)
+    assert "2/2 of 3" in md and "no: partial split" in md
+
+
+def test_tracks_are_never_ranked_together(tmp_path):
+    """Same dataset and protocol, different inversion settings → separate groups, each ranked alone."""
+    from benchmark.protocol import run_track
+
+    pti = {"method": "pti", "loss": "mse", "steps_w": 40, "steps_g": 20, "tune_beta": False}
+    write(tmp_path, "a.json", fake_result("A", [0.1], [0.5], track=run_track(1, 0, 128, pti)))
+    write(tmp_path, "b.json", fake_result("B", [0.2], [0.4], track=run_track(1, 0, 128, {**pti, "steps_w": 450})))
+    write(tmp_path, "c.json", fake_result("C", [0.3], [0.3], track=run_track(2, 0, 128, pti)))
+    write(tmp_path, "d.json", fake_result("D", [0.4], [0.2], track=run_track(1, 0, 256, pti)))
+    write(tmp_path, "e.json", fake_result("E", [0.5], [0.1]))  # score: meshes from the method
+    board = load_board(tmp_path)
+    assert len(board.groups()) == 5 and all(e.ranks["chamfer_l1"] == 1 for e in board.entries)
+    keys = {e.method: e.track_key for e in board.entries}
+    assert "views=1" in keys["A"] and "mesh_resolution=128" in keys["A"] and "inversion.steps_w=40" in keys["A"]
+    assert "inversion.tuned=w+G" in keys["A"] and keys["E"] == "source=meshes"
+
+
+def test_directions_come_from_the_metric_registry(tmp_path):
+    """A file that declares a wrong direction (read first) does not flip the ranking."""
+    bad = fake_result("A", [0.1], [0.9])
+    bad["metrics"]["chamfer_l1"]["higher_is_better"] = True
+    write(tmp_path, "a.json", bad)
+    write(tmp_path, "b.json", fake_result("B", [0.2], [0.1]))
+    board = load_board(tmp_path)
+    assert board.directions["chamfer_l1"] is False
+    r = {e.method: e.ranks for e in board.entries}
+    assert r["A"]["chamfer_l1"] == 1 and r["B"]["chamfer_l1"] == 2
+
+
+def test_intervals_need_five_samples_and_stay_in_range(tmp_path):
+    write(tmp_path, "few.json", fake_result("Few", [0.01, 0.5], [0.0, 1.0]))
+    write(tmp_path, "many.json", fake_result("Many", [0.01, 0.5, 0.02, 0.03, 0.01, 0.6],
+                                             [0.0, 1.0, 0.0, 1.0, 1.0, 0.0]))
+    board = load_board(tmp_path)
+    r = {e.method: e for e in board.entries}
+    assert r["Few"].ci["chamfer_l1"] is None  # a t-interval would be 0.26 ± 3.0
+    lo, hi = r["Many"].ci["chamfer_l1"]
+    assert 0.01 <= lo < r["Many"].means["chamfer_l1"] < hi <= 0.6
+    flo, fhi = r["Many"].ci["fscore@0.01"]
+    assert 0.0 <= flo and fhi <= 1.0
+    md = leaderboard_markdown(board)
+    assert "0.255 (n too small)" in md and "±" not in md
+
+
+def test_old_intervals_below_zero_are_clipped_and_no_whisker_crosses_zero(tmp_path):
+    from leaderboard.write import bars
+
+    doc = fake_result("Old", [0.01] * 6, [0.5] * 6)
+    doc["summary"]["chamfer_l1"].update(mean=0.1, ci95_low=-0.62, ci95_high=0.82, n=6)  # a t-interval of old
+    doc["summary"]["fscore@0.01"].update(mean=0.5, ci95_low=-0.9, ci95_high=1.9, n=6)
+    write(tmp_path, "old.json", doc)
+    board = load_board(tmp_path)
+    e = board.entries[0]
+    assert e.ci["chamfer_l1"] == (0.0, 0.82) and e.ci["fscore@0.01"] == (0.0, 1.0)
+    vals, (below, above) = bars(board.entries, "chamfer_l1")
+    assert vals[0] - below[0] == pytest.approx(0.0) and vals[0] + above[0] == pytest.approx(0.82)
+    assert board.ranges["chamfer_l1"] == (0.0, None) and board.ranges["fscore@0.01"] == (0.0, 1.0)
 
 
 def test_malformed_files_are_skipped_not_fatal(tmp_path):
@@ -121,11 +195,12 @@ def test_csv_and_markdown_are_injection_safe(tmp_path):
     rows = list(csv.reader(io.StringIO(leaderboard_csv(board))))
     header = rows[0]
     assert "chamfer_l1 ↓" in header and "fscore@0.01 ↑" in header and "chamfer_l1 rank" in header
+    assert "chamfer_l1 ci95_low" in header and "unranked_reason" in header and "track" in header
     for row in rows[1:]:
         for cell in row:
             assert not cell.startswith(("=", "+", "@", "\t", "\r")) and not (cell.startswith("-") and not _num(cell))
     md = leaderboard_markdown(board)
-    assert "'=cmd\\|" in md and "protocol `geogen-geom-1" in md
+    assert "'=cmd\\|" in md and "protocol `geogen-geom-1" in md and "track `source=meshes`" in md
     assert leaderboard_png(board, tmp_path / "lb.png") == [tmp_path / "lb.png"]
     assert (tmp_path / "lb.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -179,8 +254,13 @@ FROZEN_V1 = """{"schema": "geogen-bench-result", "schema_version": 1,
  "provenance": {"created_utc": "2026-11-25T18:40:00Z", "git_commit": null}}"""
 
 
-def test_frozen_schema_1_result_still_loads(tmp_path):
+def test_frozen_schema_1_result_still_loads_but_is_not_ranked(tmp_path):
+    """Schema 1 resumed per-sample records without checking the dataset, so its numbers may come
+    from another dataset: listed (with its numbers) but never ranked."""
     (tmp_path / "frozen.json").write_text(FROZEN_V1)
+    write(tmp_path, "new.json", fake_result("new", [0.2], [0.1]))
     board = load_board(tmp_path)
-    assert not board.skipped and [e.method for e in board.entries] == ["frozen-v1"]
-    assert board.entries[0].means["chamfer_l1"] == pytest.approx(0.1316) and board.entries[0].ranks["chamfer_l1"] == 1
+    assert not board.skipped and sorted(e.method for e in board.entries) == ["frozen-v1", "new"]
+    old = next(e for e in board.entries if e.method == "frozen-v1")
+    assert old.means["chamfer_l1"] == pytest.approx(0.1316) and old.ranks["chamfer_l1"] is None
+    assert "schema 1" in old.unranked and len(board.groups()) == 2
