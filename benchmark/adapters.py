@@ -71,7 +71,8 @@ class GeoGenAdapter:
         self.loss = ImageLoss(lpips_model.to(device) if lpips_model is not None else None)
 
     def describe(self) -> dict:
-        return {"kind": "geogen", "variant": self.cfg.variant, "model_config": self.cfg.to_dict(),
+        beta = float(self.G.beta) if self.G.field.is_sdf else None   # the β of the network that is inverted
+        return {"kind": "geogen", "variant": self.cfg.variant, "model_config": self.cfg.to_dict(), "beta": beta,
                 "inversion": {"method": "pti", "loss": self.loss.name, **self.pti.to_dict()},
                 "mesh_resolution": self.mesh_resolution, "device": self.device}
 

@@ -93,7 +93,7 @@ def test_beta_gradient_only_when_trainable():
         G.set_beta_trainable(trainable)
         out = G(torch.randn(2, cfg.z_dim), c)
         (out["image"].mean() + out["sdf_depth_loss"]).backward()
-        grad = G.field.beta_param.grad
+        grad = G.field.log_beta.grad
         assert (grad is not None and grad.abs() > 0) if trainable else grad is None
         assert G.mapping_network.layers[0].weight.grad is not None
     assert float(G.beta.detach()) == pytest.approx(cfg.beta_min + cfg.beta_init)

@@ -27,8 +27,8 @@ def data(tmp_path_factory):
 
 
 def run(data, out, steps, variant="geogen", resume=None, extra=()):
-    cfg, snap = prepare_run("tiny", variant, out, resume, kimg=kimg_of(steps), overrides=FAST + list(extra))
-    return train(data, out, cfg, snap, progress_bar=False)
+    cfg, model_cfg, snap = prepare_run("tiny", variant, out, resume, kimg=kimg_of(steps), overrides=FAST + list(extra))
+    return train(data, out, cfg, model_cfg, snap, progress_bar=False)
 
 
 @pytest.mark.parametrize("variant, phases", [("geogen", "reuse_fakes=true"), ("geogen-nodepth", "reuse_fakes=true"),
@@ -105,11 +105,11 @@ def test_nan_stops_and_keeps_last_good_snapshot(data, tmp_path, monkeypatch):
 def test_beta_and_lambda_switch_during_training(data, tmp_path):
     """β stays frozen and λ = 0 until the configured kimg, then β learns and λ = 0.1."""
     switch = [f"loss.beta_fixed_kimg={kimg_of(2)}", f"loss.depth_loss_start_kimg={kimg_of(2)}"]
-    cfg, _ = prepare_run("tiny", "geogen", tmp_path, kimg=kimg_of(4), overrides=FAST + switch)
+    cfg, _, _ = prepare_run("tiny", "geogen", tmp_path, kimg=kimg_of(4), overrides=FAST + switch)
     t = Trainer(cfg, model_config("tiny", "geogen"), ImageLabelDataset(data, 64, xflip=True))
     beta0 = float(t.G.beta)
     history = [t.train_step() for _ in range(4)]
     assert [h["schedule/beta_trainable"] for h in history] == [0.0, 0.0, 1.0, 1.0]
     assert [h["schedule/depth_weight"] for h in history] == [0.0, 0.0, 0.1, 0.1]
     assert history[0]["schedule/beta"] == history[1]["schedule/beta"] == beta0
-    assert history[2]["schedule/beta"] != beta0 and t.G.field.beta_param.requires_grad
+    assert history[2]["schedule/beta"] != beta0 and t.G.field.log_beta.requires_grad

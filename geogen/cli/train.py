@@ -33,7 +33,8 @@ def train_command(
     seed: Optional[int] = typer.Option(None, help="seed of every random choice (default 0)"),
     resume: Optional[str] = typer.Option(None, help="'auto' = continue from --out's latest snapshot, or a snapshot path"),
     set_: List[str] = typer.Option([], "--set", help="override a config field, e.g. --set loss.r1_gamma=2 "
-                                                      "--set snapshot_kimg=1 (repeatable)"),
+                                                      "--set model.samples_coarse=24 --set snapshot_kimg=1 "
+                                                      "(repeatable; type-checked)"),
     threads: int = typer.Option(0, help="torch CPU threads per process (0 = torch's default)"),
     progress: bool = typer.Option(True, help="show the progress bar"),
 ) -> None:
@@ -47,10 +48,10 @@ def train_command(
         torch.set_num_threads(threads)
     ctx = init_distributed()
     try:
-        cfg, snap = prepare_run(preset, variant, out, resume, kimg=kimg, seed=seed, overrides=set_)
+        cfg, model_cfg, snap = prepare_run(preset, variant, out, resume, kimg=kimg, seed=seed, overrides=set_)
         if snap is not None and ctx.is_main:
             print(f"resuming from {snap['_path']} at kimg {snap['progress']['nimg'] / 1000:.3f}")
-        model_file = train(data, out, cfg, snap, ctx=ctx, progress_bar=progress)
+        model_file = train(data, out, cfg, model_cfg, snap, ctx=ctx, progress_bar=progress)
         if ctx.is_main:
             print(f"done: {model_file} (kimg {cfg.kimg:g}); sample it with: geogen-gen --model {model_file} "
                   f"--seeds 0-7 --out {Path(out) / 'samples'}")

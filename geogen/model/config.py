@@ -22,6 +22,8 @@ PRESETS = ("tiny", "small", "paper")
 
 def _from_dict(cls, data: dict):
     """Build dataclass ``cls`` from a dict, refusing unknown keys (a typo must not pass silently)."""
+    if not isinstance(data, dict):
+        raise UserError(f"{cls.__name__} must be a mapping of field names to values, got {type(data).__name__}")
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
@@ -32,6 +34,29 @@ def _from_dict(cls, data: dict):
             value = data[f.name]
             kwargs[f.name] = tuple(value) if isinstance(value, list) else value
     return cls(**kwargs)
+
+
+# Accepted Python types per annotation (the modules use ``from __future__ import annotations``,
+# so dataclass field types are these strings). An int is a valid float; a bool is not a number.
+_ACCEPTED = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "tuple": (tuple, list),
+             "float | None": (int, float, type(None))}
+
+
+def check_field_types(obj) -> None:
+    """Refuse a dataclass whose field values do not match their annotations (one-line UserError),
+    and turn ints given for float fields into floats. Called from ``__post_init__`` so configs
+    read from files or ``--set`` fail at once with the field's name, not deep inside a network."""
+    for f in fields(obj):
+        accepted = _ACCEPTED.get(f.type)
+        if accepted is None:
+            continue
+        value = getattr(obj, f.name)
+        wrong_bool = isinstance(value, bool) and f.type not in ("bool",)
+        if wrong_bool or not isinstance(value, accepted):
+            raise UserError(f"{type(obj).__name__}.{f.name} must be a {f.type}, got {value!r} "
+                            f"({type(value).__name__})")
+        if f.type.startswith("float") and isinstance(value, int):
+            setattr(obj, f.name, float(value))
 
 
 @dataclass
@@ -55,8 +80,8 @@ class ModelConfig:
     decoder_hidden: int = 64           # hidden width of the decoder MLP (EG3D: 64)
     decoder_features: int = 16         # colour feature channels rendered (first 3 are RGB; EG3D: 32)
     pe_levels: int = 4                 # L of Eq. 1 (0 disables the positional encoding)
-    beta_init: float = 0.05            # initial |β_param| of the Laplace density (scene units)
-    beta_min: float = 1e-3             # β = β_min + |β_param|
+    beta_init: float = 0.05            # initial β of the Laplace density (scene units)
+    beta_min: float = 1e-3             # β = β_min + exp(log_beta): positive and smooth, cannot flip sign
     sphere_init_radius: float = 0.3    # SDF prior: sdf = MLP output + (|p| - r); the field starts as a sphere
     geometry_lr_mul: float = 1.0       # lr multiplier of the decoder's SDF/density output (< 1: geometry moves slower than colour)
     # --- rendering
@@ -72,6 +97,9 @@ class ModelConfig:
     background: tuple = (1.0, 1.0, 1.0)  # constant RGB in [0, 1] (background_mode "constant")
     background_lr_mul: float = 10.0    # learning-rate multiplier of the gradient-background layer
     depth_loss_min_weight: float = 0.5   # rays with weights_sum below this are excluded from the depth loss
+    depth_loss_grad: str = "full"      # gradient path of the depth loss (Eqs. 5-6): "full" = through the rendered
+                                       # depth d(r) too (every sample's SDF and β); "surface" = d(r) is a fixed
+                                       # target and only s(p_d) is trained (docs/model.md)
     # --- super-resolution
     sr_channels: int = 32              # channels of the super-resolution blocks
     # --- discriminator
@@ -81,6 +109,7 @@ class ModelConfig:
     d_mbstd_group: int = 4             # minibatch-std group size
 
     def __post_init__(self):
+        check_field_types(self)
         if self.variant not in VARIANT_REGISTRY:
             VARIANT_REGISTRY.get(self.variant)   # raises the one-line error
         if self.plane_aggregation not in ("concat", "mean"):
@@ -93,12 +122,16 @@ class ModelConfig:
             raise UserError("decoder_features must be >= 3 (the first 3 are RGB)")
         if not self.ray_start < self.ray_end:
             raise UserError("ray_start must be smaller than ray_end")
+        if self.depth_loss_grad not in ("full", "surface"):
+            raise UserError(f"depth_loss_grad must be 'full' or 'surface', got {self.depth_loss_grad!r}")
+        if self.beta_init <= 0 or self.beta_min < 0:
+            raise UserError("beta_init must be positive and beta_min non-negative")
         self.background = tuple(float(v) for v in self.background)
 
     @property
     def field(self) -> str:
-        """'sdf' for the GeoGen variants, 'density' for EG3D."""
-        return "density" if self.variant == "eg3d" else "sdf"
+        """'sdf' for the GeoGen variants, 'density' for EG3D (from the variant's registry entry)."""
+        return VARIANT_REGISTRY.get(self.variant).field_kind
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -128,15 +161,28 @@ class LossConfig:
     gpc_prob: float = 0.5              # final probability of swapping the mapping's camera for a random one
     gpc_fade_kimg: float = 100.0       # swap probability fades from 1 to gpc_prob over this many kimg
     ema_kimg: float = 2.5              # G EMA half-life in kimg (EG3D: batch·10/32)
-    ema_rampup: float = 0.05           # EMA ramp-up (StyleGAN2), None/0 for none
+    ema_rampup: float | None = 0.05    # EMA ramp-up (StyleGAN2), None/0 for none
     beta_fixed_kimg: float = 50.0      # N: β is frozen until N kimg, learnable after
+    beta_lr: float = 1e-3              # Adam lr of log β (its own parameter group; SDF variants). One step
+                                       # moves β by at most ~beta_lr relative (G's lr 0.0025 on β itself moved
+                                       # it ~5 % per step and collapsed it to β_min; docs/model.md)
     depth_loss_weight: float = 0.1     # λ of Eq. 7 after N kimg (0 before); 0 throughout for geogen-nodepth/eg3d
     depth_loss_start_kimg: float = 50.0
-    eikonal_weight: float = 0.0        # optional eikonal regulariser on sampled points (SDF variants)
-    density_reg_weight: float = 0.0    # optional EG3D density smoothness regulariser (unused by default)
+    eikonal_weight: float = 0.1        # (|∇s| - 1)² on points the renderer sampled (SDF variants; VolSDF and
+                                       # StyleSDF: 0.1); 0 for the density variant
+    eikonal_points: int = 512          # rendered sample points per image that the eikonal term uses
+    minimal_surface_weight: float = 0.0   # StyleSDF's exp(-100|s|) on the rendered samples (StyleSDF: 0.05)
+    density_reg_weight: float = 0.0    # EG3D's density regulariser: L1 between σ(p) and σ(p + ε), p uniform in
+                                       # the box, every G step (EG3D FFHQ: 0.25 lazily every 4 steps ×4)
+    density_reg_points: int = 1000     # points per image of the density regulariser (EG3D: 1000)
+    density_reg_p_dist: float = 0.004  # σ of the perturbation ε (EG3D: 0.004)
 
     def __post_init__(self):
+        check_field_types(self)
         self.adam_betas = tuple(float(v) for v in self.adam_betas)
+        if self.beta_lr < 0 or self.eikonal_weight < 0 or self.minimal_surface_weight < 0 \
+                or self.density_reg_weight < 0 or self.depth_loss_weight < 0:
+            raise UserError("learning rates and loss weights must be non-negative")
 
     def depth_weight_at(self, kimg: float) -> float:
         """λ of Eq. 7: 0 before ``depth_loss_start_kimg``, ``depth_loss_weight`` after."""
@@ -171,14 +217,19 @@ class LossConfig:
 class Variant:
     """What a model variant changes relative to the GeoGen defaults."""
 
+    field_kind: str = "sdf"                                # "sdf" (Laplace density, learnable β) or "density"
+    depth_loss: bool = True                                # λ > 0 after the switch point (SDF fields only)
     model_overrides: dict = field(default_factory=dict)   # ModelConfig fields
-    depth_loss: bool = True                                # λ > 0 after the switch point
+    loss_overrides: dict = field(default_factory=dict)    # LossConfig fields
 
 
 VARIANT_REGISTRY: Registry[Variant] = Registry("model variant")
 VARIANT_REGISTRY.add("geogen", Variant())
-VARIANT_REGISTRY.add("geogen-nodepth", Variant(depth_loss=False))
-VARIANT_REGISTRY.add("eg3d", Variant(dict(pe_levels=0, plane_aggregation="mean"), depth_loss=False))
+VARIANT_REGISTRY.add("geogen-nodepth", Variant(depth_loss=False, loss_overrides=dict(depth_loss_weight=0.0)))
+VARIANT_REGISTRY.add("eg3d", Variant("density", depth_loss=False,
+                                     model_overrides=dict(pe_levels=0, plane_aggregation="mean"),
+                                     loss_overrides=dict(depth_loss_weight=0.0, eikonal_weight=0.0,
+                                                         density_reg_weight=0.25)))
 
 
 def _check(preset: str, variant: str) -> Variant:
@@ -225,6 +276,5 @@ def loss_config(preset: str = "tiny", variant: str = "geogen") -> LossConfig:
     else:
         base = dict(batch_size=32, beta_fixed_kimg=1000.0, depth_loss_start_kimg=1000.0, blur_sigma=10.0,
                     blur_fade_kimg=200.0, gpc_fade_kimg=1000.0, ema_kimg=10.0)
-    if not spec.depth_loss:
-        base["depth_loss_weight"] = 0.0
+    base.update(spec.loss_overrides)
     return LossConfig(**base)

@@ -7,6 +7,8 @@ function that is positive *inside*; we apply it to −sdf, which is VolSDF's for
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -37,18 +39,27 @@ class TriplaneField(nn.Module):
         self.out_geometry = FullyConnected(cfg.decoder_hidden, 1, weight_init=0.01, lr_mul=cfg.geometry_lr_mul)
         self.out_features = FullyConnected(cfg.decoder_hidden, cfg.decoder_features, weight_init=0.01)
         if self.is_sdf:
-            self.beta_param = nn.Parameter(torch.tensor(float(cfg.beta_init)), requires_grad=False)
+            # β = β_min + exp(log_beta): always > β_min, smooth, and an average of log_beta values (the
+            # G_ema update) is again a valid β between them — |β_param| could flip sign and average to β_min.
+            self.log_beta = nn.Parameter(torch.tensor(math.log(cfg.beta_init)), requires_grad=False)
 
     # --- β of the Laplace density
     @property
     def beta(self) -> torch.Tensor:
         if not self.is_sdf:
-            raise AttributeError("the eg3d variant has no β (its density is softplus(σ - 1))")
-        return self.cfg.beta_min + self.beta_param.abs()
+            raise AttributeError("the density variant has no β (its density is softplus(σ - 1))")
+        return self.cfg.beta_min + self.log_beta.exp()
 
     def set_beta_trainable(self, flag: bool) -> None:
         if self.is_sdf:
-            self.beta_param.requires_grad_(bool(flag))
+            self.log_beta.requires_grad_(bool(flag))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """Read files written before log_beta existed (β = β_min + |beta_param|): same β."""
+        old = state_dict.pop(prefix + "beta_param", None)
+        if old is not None and self.is_sdf and prefix + "log_beta" not in state_dict:
+            state_dict[prefix + "log_beta"] = old.abs().clamp(min=1e-12).log()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # --- evaluation
     def features_at(self, planes: torch.Tensor, points: torch.Tensor) -> torch.Tensor:

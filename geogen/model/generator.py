@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
+from . import regularizers
 from .field import TriplaneField
 from .layers import FullyConnected, MappingNetwork, SynthesisNetwork
 from .renderer import RaySampling, rays_from_labels, render_rays
@@ -90,14 +91,16 @@ class Generator(nn.Module):
                                randomize=self.training if randomize is None else randomize)
         return render_rays(lambda p: self.field(planes, p), origins, dirs, sampling,
                            background=self.background_features if background is None else background,
-                           depth_loss_min_weight=cfg.depth_loss_min_weight if self.field.is_sdf else None)
+                           depth_loss_min_weight=cfg.depth_loss_min_weight if self.field.is_sdf else None,
+                           depth_loss_grad=cfg.depth_loss_grad)
 
     def synthesis(self, ws: torch.Tensor, c: torch.Tensor, noise_mode: str = "const",
                   neural_resolution: int | None = None, randomize: bool | None = None) -> dict:
         """Render images from ws (B, num_ws, w_dim) and camera labels c (B, 25).
 
         Returns "image" (B,3,H,W) in [-1,1], "image_raw" (B,3,h,w), "image_depth" (B,1,h,w),
-        "weights_sum" (B,1,h,w), "planes", and for SDF variants "sdf_depth_loss" (scalar, Eq. 6).
+        "weights_sum" (B,1,h,w), "planes", and for SDF variants "sdf_depth_loss" (scalar, Eq. 6) and the
+        rendered samples' "sample_points" (B,R,M,3) and "sample_sdf" (B,R,M,1).
         """
         h = neural_resolution or self.cfg.neural_resolution
         planes = self.planes(ws, noise_mode=noise_mode)
@@ -114,22 +117,26 @@ class Generator(nn.Module):
                "weights_sum": to_image(res["weights_sum"]), "planes": planes}
         if "sdf_depth_loss" in res:
             out["sdf_depth_loss"] = res["sdf_depth_loss"]
+            out["sample_points"] = res["samples"]["points"]      # for the regularisers of the SDF variants
+            out["sample_sdf"] = res["samples"]["sdf"]
         return out
 
     def forward(self, z: torch.Tensor, c: torch.Tensor, truncation_psi: float = 1.0, **kw) -> dict:
         return self.synthesis(self.mapping(z, c, truncation_psi=truncation_psi), c, **kw)
 
-    # --- regularisers
-    def eikonal_loss(self, planes: torch.Tensor, n_points: int = 1024, step: float | None = None) -> torch.Tensor:
-        """E(|∇s| - 1)² at random points in the box, ∇ by central differences (grid_sample has no
-        double backward on CPU, so autograd gradients of the SDF could not be trained through)."""
+    # --- regularisers (on the planes of a rendered batch; geogen/model/regularizers.py)
+    def eikonal_loss(self, planes: torch.Tensor, points: torch.Tensor | None = None, n_points: int = 1024,
+                     step: float | None = None) -> torch.Tensor:
+        """E(|∇s| - 1)² at ``points`` (B, N, 3) — in training, points the renderer sampled — or at
+        ``n_points`` uniform points in the box; ∇ by central differences of one plane texel."""
         if not self.field.is_sdf:
             raise ValueError("the eikonal term needs an SDF variant")
-        B = planes.shape[0]
+        if points is None:
+            points = (torch.rand(planes.shape[0], n_points, 3, device=planes.device) - 0.5) * self.cfg.box_warp
         h = step or self.cfg.box_warp / self.cfg.plane_resolution
-        p = (torch.rand(B, n_points, 3, device=planes.device) - 0.5) * self.cfg.box_warp
-        offsets = torch.eye(3, device=planes.device) * h
-        pts = torch.cat([p + o for o in offsets] + [p - o for o in offsets], dim=1)
-        s = self.field(planes, pts)["sdf"].reshape(B, 6, n_points)
-        grad = (s[:, :3] - s[:, 3:]) / (2 * h)
-        return (grad.norm(dim=1) - 1.0).square().mean()
+        return regularizers.eikonal_loss(lambda p: self.field(planes, p)["sdf"], points, h)
+
+    def density_smoothness_loss(self, planes: torch.Tensor, n_points: int, p_dist: float) -> torch.Tensor:
+        """EG3D's density regulariser at ``n_points`` uniform points per latent in the box."""
+        p = (torch.rand(planes.shape[0], n_points, 3, device=planes.device) - 0.5) * self.cfg.box_warp
+        return regularizers.density_smoothness_loss(lambda x: self.field(planes, x)["sigma"], p, p_dist)

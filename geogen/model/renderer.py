@@ -109,17 +109,30 @@ def _eval(field_fn: FieldFn, origins: torch.Tensor, dirs: torch.Tensor, t: torch
     B, R, M = t.shape
     pts = origins.unsqueeze(2) + t.unsqueeze(-1) * dirs.unsqueeze(2)      # (B, R, M, 3)
     out = field_fn(pts.reshape(B, R * M, 3))
-    return {k: v.reshape(B, R, M, -1) for k, v in out.items()}
+    out = {k: v.reshape(B, R, M, -1) for k, v in out.items()}
+    out["points"] = pts.detach()
+    return out
+
+
+DEPTH_LOSS_GRADS = ("full", "surface")
 
 
 def render_rays(field_fn: FieldFn, origins: torch.Tensor, dirs: torch.Tensor, sampling: RaySampling,
-                background: torch.Tensor | None = None, depth_loss_min_weight: float | None = None) -> dict:
+                background: torch.Tensor | None = None, depth_loss_min_weight: float | None = None,
+                depth_loss_grad: str = "full") -> dict:
     """Render rays (B, R, 3) through ``field_fn``.
 
     Returns "features" (B,R,F) composited over ``background`` ((F,) or (B,R,F)) if given, "depth" (B,R,1),
-    "weights_sum" (B,R,1) and, when the field has an "sdf" and ``depth_loss_min_weight`` is set,
+    "weights_sum" (B,R,1), "samples" (the field's outputs and the "points" (B,R,M,3) at the sorted
+    depths "t") and, when the field has an "sdf" and ``depth_loss_min_weight`` is set,
     "sdf_depth_loss": Eq. 6, the mean |s(o + d(r) d)| over rays with weights_sum > the threshold.
+
+    ``depth_loss_grad``: "full" differentiates Eq. 6 through the rendered depth d(r) as well (so it also
+    moves every sample's SDF and β — it can lower the loss by sharpening the density rather than by
+    moving the surface); "surface" treats d(r) as a fixed target, so only s(p_d) is trained.
     """
+    if depth_loss_grad not in DEPTH_LOSS_GRADS:
+        raise ValueError(f"depth_loss_grad must be one of {DEPTH_LOSS_GRADS}, got {depth_loss_grad!r}")
     B, R, _ = origins.shape
     t_c = stratified_depths((B, R), sampling.samples_coarse, sampling.ray_start, sampling.ray_end,
                             sampling.randomize, origins.device, origins.dtype)
@@ -142,7 +155,8 @@ def render_rays(field_fn: FieldFn, origins: torch.Tensor, dirs: torch.Tensor, sa
     res["t"] = t_c
     res["samples"] = out_c
     if "sdf" in out_c and depth_loss_min_weight is not None:
-        p_d = origins + res["depth"] * dirs                                 # Eq. 5
+        depth = res["depth"] if depth_loss_grad == "full" else res["depth"].detach()
+        p_d = origins + depth * dirs                                        # Eq. 5
         s = field_fn(p_d)["sdf"]                                            # (B, R, 1)
         mask = (res["weights_sum"] > depth_loss_min_weight).to(s.dtype)
         res["sdf_depth_loss"] = (s.abs() * mask).sum() / mask.sum().clamp(min=1.0)   # Eq. 6

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 
 from geogen.common.errors import UserError
-from geogen.model.config import PRESETS, VARIANTS, LossConfig, loss_config
+from geogen.model.config import PRESETS, VARIANT_REGISTRY, VARIANTS, LossConfig, ModelConfig, check_field_types, loss_config
 
 
 @dataclass
@@ -33,6 +33,7 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
 
     def __post_init__(self):
+        check_field_types(self)
         if self.preset not in PRESETS:
             raise UserError(f"unknown preset {self.preset!r}; choose from {', '.join(PRESETS)}")
         if self.variant not in VARIANTS:
@@ -41,6 +42,13 @@ class TrainConfig:
             raise UserError("kimg and snapshot_kimg must be positive")
         if self.loss.batch_size < 1:
             raise UserError("loss.batch_size must be at least 1")
+        spec, L = VARIANT_REGISTRY.get(self.variant), self.loss
+        if spec.field_kind != "sdf" and (L.eikonal_weight > 0 or L.minimal_surface_weight > 0):
+            raise UserError(f"the {self.variant} variant has no SDF: set loss.eikonal_weight and "
+                            "loss.minimal_surface_weight to 0")
+        if not spec.depth_loss and L.depth_loss_weight > 0:
+            raise UserError(f"the {self.variant} variant has no depth loss: loss.depth_loss_weight must be 0 "
+                            "(use --variant geogen for the depth loss)")
 
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "loss"}
@@ -95,15 +103,22 @@ def _parse_value(text: str, current, key: str):
         raise UserError(f"--set {key}={text}: expected a {type(current).__name__}") from None
 
 
+def _split(item: str) -> tuple[str, str]:
+    if "=" not in item:
+        raise UserError(f"--set expects key=value, got {item!r}")
+    key, value = (s.strip() for s in item.split("=", 1))
+    return key, value
+
+
 def with_overrides(cfg: TrainConfig, assignments: list[str]) -> TrainConfig:
-    """Return a copy of ``cfg`` with ``key=value`` assignments applied (``loss.<field>`` for the loss)."""
+    """Return a copy of ``cfg`` with ``key=value`` assignments applied (``loss.<field>`` for the loss;
+    ``model.<field>`` assignments are skipped here, see :func:`model_with_overrides`)."""
     top = {f.name for f in fields(TrainConfig)} - {"loss", "preset", "variant"}
     loss_names = {f.name for f in fields(LossConfig)}
     top_changes, loss_changes = {}, {}
-    for item in assignments:
-        if "=" not in item:
-            raise UserError(f"--set expects key=value, got {item!r}")
-        key, value = (s.strip() for s in item.split("=", 1))
+    for key, value in map(_split, assignments):
+        if key.startswith("model."):
+            continue
         if key.startswith("loss."):
             name = key[len("loss."):]
             if name not in loss_names:
@@ -112,6 +127,21 @@ def with_overrides(cfg: TrainConfig, assignments: list[str]) -> TrainConfig:
         elif key in top:
             top_changes[key] = _parse_value(value, getattr(cfg, key), key)
         else:
-            raise UserError(f"--set {key}: unknown field; known: {', '.join(sorted(top))}, loss.<field>")
+            raise UserError(f"--set {key}: unknown field; known: {', '.join(sorted(top))}, loss.<field>, "
+                            "model.<field>")
     loss = dataclasses.replace(cfg.loss, **loss_changes)
     return dataclasses.replace(cfg, loss=loss, **top_changes)
+
+
+def model_with_overrides(model_cfg: ModelConfig, assignments: list[str]) -> ModelConfig:
+    """Return a copy of ``model_cfg`` with the ``model.<field>=value`` assignments applied (type-checked)."""
+    names = {f.name for f in fields(ModelConfig)} - {"variant"}
+    changes = {}
+    for key, value in map(_split, assignments):
+        if not key.startswith("model."):
+            continue
+        name = key[len("model."):]
+        if name not in names:
+            raise UserError(f"--set {key}: unknown model field; known: {', '.join(sorted(names))}")
+        changes[name] = _parse_value(value, getattr(model_cfg, name), key)
+    return dataclasses.replace(model_cfg, **changes) if changes else model_cfg

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from geogen.model.config import LossConfig
+from geogen.model.config import VARIANT_REGISTRY, LossConfig
 
 
 def g_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
@@ -42,7 +42,10 @@ def ema_beta(batch: int, nimg: int, ema_kimg: float, rampup: float | None) -> fl
 
 @torch.no_grad()
 def update_ema(G_ema: torch.nn.Module, G: torch.nn.Module, beta: float) -> None:
-    """G_ema ← β·G_ema + (1-β)·G for parameters; buffers are copied."""
+    """G_ema ← β·G_ema + (1-β)·G for parameters; buffers are copied.
+
+    The Laplace density's β is stored as log β, so G_ema's β is a (geometric) average of G's recent
+    β values and always lies between them."""
     for p_ema, p in zip(G_ema.parameters(), G.parameters()):
         p_ema.copy_(p.detach().lerp(p_ema, beta))
     for b_ema, b in zip(G_ema.buffers(), G.buffers()):
@@ -64,7 +67,9 @@ class Schedule:
 
 
 def schedule_at(loss: LossConfig, kimg: float, variant: str) -> Schedule:
-    """All scheduled values after ``kimg`` thousand images (λ is 0 throughout unless variant is geogen)."""
-    depth = loss.depth_weight_at(kimg) if variant == "geogen" else 0.0
+    """All scheduled values after ``kimg`` thousand images (β only for SDF fields, λ only for variants
+    with the depth loss; both from the variant's registry entry)."""
+    spec = VARIANT_REGISTRY.get(variant)
+    depth = loss.depth_weight_at(kimg) if spec.depth_loss else 0.0
     return Schedule(blur_sigma=loss.blur_sigma_at(kimg), swap_prob=loss.swap_prob_at(kimg),
-                    beta_trainable=variant != "eg3d" and loss.beta_trainable_at(kimg), depth_weight=depth)
+                    beta_trainable=spec.field_kind == "sdf" and loss.beta_trainable_at(kimg), depth_weight=depth)

@@ -18,7 +18,7 @@ from geogen.common.errors import UserError
 from geogen.model.config import ModelConfig, model_config
 
 from . import checkpoint as ckpt
-from .config import TrainConfig, train_config, with_overrides
+from .config import TrainConfig, model_with_overrides, train_config, with_overrides
 from .data import ImageLabelDataset
 from .distributed import DistContext
 from .trainer import Trainer, TrainingDiverged
@@ -45,20 +45,23 @@ def resolve_resume(out_dir: Path, resume: str | None) -> Path | None:
 
 def prepare_run(preset: str, variant: str, out_dir: str | Path, resume: str | None = None,
                 kimg: float | None = None, seed: int | None = None,
-                overrides: list[str] = ()) -> tuple[TrainConfig, dict | None]:
-    """(config to train with, loaded snapshot or None).
+                overrides: list[str] = ()) -> tuple[TrainConfig, ModelConfig, dict | None]:
+    """(training config, model config, loaded snapshot or None).
 
-    A fresh run starts from the preset's config; a resumed run from the config saved in its
+    A fresh run starts from the preset's configs; a resumed run from the configs saved in its
     snapshot. Then ``kimg``, ``seed`` and the ``key=value`` overrides of this command line apply
-    (so a diverged run can continue with lower learning rates).
+    (so a diverged run can continue with lower learning rates); ``model.<field>=value`` changes the
+    architecture, which a resumed run must keep.
     """
     out_dir = Path(out_dir)
     snap_path = resolve_resume(out_dir, resume)
     if snap_path is None:
         cfg, snap = train_config(preset, variant), None
+        model_cfg = model_config(preset, variant)
     else:
         snap = ckpt.load_file(snap_path, "snapshot")
         cfg = TrainConfig.from_dict(snap["train_config"])
+        model_cfg = ModelConfig.from_dict(snap["model_config"])
         if (cfg.preset, cfg.variant) != (preset, variant):
             raise UserError(f"{snap_path} is a {cfg.variant}/{cfg.preset} run, not {variant}/{preset}; "
                             "resume with the same --variant and --preset")
@@ -67,7 +70,11 @@ def prepare_run(preset: str, variant: str, out_dir: str | Path, resume: str | No
         snap["_path"] = str(snap_path)
     changes = {k: v for k, v in (("kimg", kimg), ("seed", seed)) if v is not None}
     cfg = with_overrides(dataclasses.replace(cfg, **changes), list(overrides))
-    return cfg, snap
+    new_model_cfg = model_with_overrides(model_cfg, list(overrides))
+    if snap is not None and new_model_cfg != model_cfg:
+        raise UserError(f"{snap_path} was trained with another model config; a resumed run keeps its "
+                        "architecture (drop the --set model.* options or start a new --out)")
+    return cfg, new_model_cfg, snap
 
 
 class Run:
@@ -95,8 +102,9 @@ class Run:
         t = self.trainer
         if self.bar is not None:
             self.bar.update(t.progress.kimg - self.bar.n)
+            beta = f" β_ema {stats['schedule/beta_ema']:.4f}" if "schedule/beta_ema" in stats else ""
             self.bar.set_postfix_str(f"G {stats.get('G/gan', float('nan')):.3f} D {stats.get('D/loss', float('nan')):.3f}"
-                                     f" {images_per_s:.1f} img/s", refresh=False)
+                                     f"{beta} {images_per_s:.1f} img/s", refresh=False)
         if self.writer is not None and t.progress.step % max(t.cfg.log_steps, 1) == 0:
             for k, v in stats.items():
                 self.writer.add_scalar(k, v, t.progress.nimg)
@@ -151,14 +159,13 @@ class Run:
             self.writer.close()
 
 
-def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig, snap: dict | None = None,
-          ctx: DistContext = DistContext(), progress_bar: bool = True) -> Path | None:
+def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig, model_cfg: ModelConfig,
+          snap: dict | None = None, ctx: DistContext = DistContext(), progress_bar: bool = True) -> Path | None:
     """Train until ``cfg.kimg`` (continuing ``snap`` when given, see :func:`prepare_run`);
     returns the final model file path on rank 0."""
     out_dir = Path(out_dir)
     if ctx.is_main:
         ensure_writable_dir(out_dir)
-    model_cfg = ModelConfig.from_dict(snap["model_config"]) if snap else model_config(cfg.preset, cfg.variant)
     dataset = ImageLabelDataset(data, model_cfg.image_resolution, xflip=cfg.xflip)
     trainer = Trainer(cfg, model_cfg, dataset, ctx)
     if snap is not None:

@@ -3,8 +3,10 @@
 An iteration (``Trainer.train_step``) is:
 
 1. G phase: render fakes from random dataset cameras (mapping conditioned on a swapped camera
-   with the GPC probability), non-saturating loss through a frozen D, plus λ·(SDF depth loss)
-   and the optional eikonal term; Adam step on G.
+   with the GPC probability), non-saturating loss through a frozen D, plus λ·(SDF depth loss),
+   the eikonal and minimal-surface terms on the rendered samples (SDF variants) and EG3D's
+   density regulariser (weights in the loss config); Adam step on G, whose log β has its own
+   parameter group and learning rate (``loss.beta_lr``).
 2. D phase: logistic loss on detached fakes and real images (final image ⊕ raw-resolution copy
    for the dual discriminator); Adam step on D.
 3. Every ``r1_interval`` iterations, lazy R1 on real images (γ/2·‖∇D‖² · interval); Adam step
@@ -37,6 +39,8 @@ from .checkpoint import load_state
 from .config import TrainConfig
 from .data import ImageLabelDataset, ResumableBatchSampler, camera_stats
 from .distributed import DistContext, all_reduce_mean, average_gradients, broadcast_module, step_seed
+from geogen.model.regularizers import minimal_surface_loss, subsample_points
+
 from .losses import Schedule, d_logistic, ema_beta, g_nonsaturating, r1_penalty, schedule_at, update_ema
 
 
@@ -74,7 +78,7 @@ class Trainer:
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         for m in (self.G, self.D, self.G_ema):
             broadcast_module(m, ctx)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), eps=1e-8)
+        self.opt_G = torch.optim.Adam(self._g_param_groups(), eps=1e-8)
         self.opt_D = torch.optim.Adam(self.D.parameters(), eps=1e-8)
         self._set_optimizer_hyperparameters()
         self.gen_labels = dataset.all_labels().to(dev)
@@ -83,6 +87,13 @@ class Trainer:
         self._batches = None
         self._last_r1: dict[str, float] = {}
 
+    def _g_param_groups(self) -> list[dict]:
+        """G's networks, and (SDF variants) log β in a group of its own with its own learning rate:
+        at G's lr Adam moved β by ~5 % per step and it collapsed within a few hundred images."""
+        beta = [self.G.field.log_beta] if self.G.field.is_sdf else []
+        rest = [p for p in self.G.parameters() if all(p is not b for b in beta)]
+        return [{"params": rest, "name": "networks"}] + ([{"params": beta, "name": "log_beta"}] if beta else [])
+
     def _set_optimizer_hyperparameters(self) -> None:
         """lr and betas from the config (also after a resume, so --set can change them)."""
         L = self.cfg.loss
@@ -90,7 +101,7 @@ class Trainer:
         ratio = L.r1_interval / (L.r1_interval + 1) if L.r1_gamma > 0 and L.r1_interval > 0 else 1.0
         for opt, lr, r in ((self.opt_G, L.g_lr, 1.0), (self.opt_D, L.d_lr * ratio, ratio)):
             for group in opt.param_groups:
-                group["lr"] = lr
+                group["lr"] = L.beta_lr if group.get("name") == "log_beta" else lr
                 group["betas"] = tuple(b ** r for b in L.adam_betas)
 
     # ------------------------------------------------------------------ data
@@ -151,8 +162,21 @@ class Trainer:
         average_gradients(module, self.ctx)
         opt.step()
 
+    def _regularizers(self, fake: dict) -> list[tuple[str, float, torch.Tensor]]:
+        """(name, weight, value) of the geometry regularisers with a weight > 0 (loss config)."""
+        L, terms = self.cfg.loss, []
+        if L.eikonal_weight > 0:
+            pts = subsample_points(fake["sample_points"], L.eikonal_points)
+            terms.append(("G/eikonal", L.eikonal_weight, self.G.eikonal_loss(fake["planes"], pts)))
+        if L.minimal_surface_weight > 0:
+            terms.append(("G/minimal_surface", L.minimal_surface_weight, minimal_surface_loss(fake["sample_sdf"])))
+        if L.density_reg_weight > 0:
+            terms.append(("G/density_reg", L.density_reg_weight,
+                          self.G.density_smoothness_loss(fake["planes"], L.density_reg_points, L.density_reg_p_dist)))
+        return terms
+
     def g_step(self, sched: Schedule, fakes: tuple[dict, torch.Tensor] | None = None) -> dict[str, float]:
-        """Non-saturating G loss through a frozen D, + λ·SDF depth loss, + eikonal (optional).
+        """Non-saturating G loss through a frozen D, + λ·SDF depth loss, + the weighted regularisers.
         ``fakes``: renderings (with their graph) to use instead of rendering new ones."""
         self.D.requires_grad_(False)
         fake, c = fakes if fakes is not None else self._generate(sched, grad=True)
@@ -162,9 +186,9 @@ class Trainer:
             losses["G/sdf_depth"] = fake["sdf_depth_loss"]
             if sched.depth_weight > 0:
                 total = total + sched.depth_weight * fake["sdf_depth_loss"]
-        if self.cfg.loss.eikonal_weight > 0 and self.model_cfg.field == "sdf":
-            losses["G/eikonal"] = self.G.eikonal_loss(fake["planes"])
-            total = total + self.cfg.loss.eikonal_weight * losses["G/eikonal"]
+        for name, weight, value in self._regularizers(fake):
+            losses[name] = value
+            total = total + weight * value
         self._apply(self.G, self.opt_G, total, losses)
         self.D.requires_grad_(True)
         return {k: float(v.detach()) for k, v in losses.items()}
@@ -221,29 +245,35 @@ class Trainer:
         self.progress.nimg += batch
         stats = all_reduce_mean(stats, self.ctx)
         stats.update({f"schedule/{k}": float(v) for k, v in sched.to_dict().items()})
-        if self.model_cfg.field == "sdf":
-            stats["schedule/beta"] = float(self.G.beta.detach())
+        stats.update({f"schedule/{k}": v for k, v in self.betas().items()})
         return stats
+
+    def betas(self) -> dict[str, float]:
+        """β of G and of G_ema (the network that is saved, benchmarked and sampled); {} for density fields."""
+        if not self.G.field.is_sdf:
+            return {}
+        return {"beta": float(self.G.beta.detach()), "beta_ema": float(self.G_ema.beta.detach())}
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
         """Snapshot payload (plain data + tensors; see checkpoint.py)."""
-        beta = float(self.G.beta) if self.model_cfg.field == "sdf" else None
         return {
             "model_config": self.model_cfg.to_dict(),
             "train_config": self.cfg.to_dict(),
             "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
             "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
             "progress": {"step": self.progress.step, "nimg": self.progress.nimg},
-            "schedule": {**self.schedule().to_dict(), "beta": beta},
+            "schedule": {**self.schedule().to_dict(), **self.betas()},
             "rng": {"torch": torch.get_rng_state()},
             "meta": self.meta(),
         }
 
     def meta(self) -> dict:
+        """Provenance stored with snapshots and model files; ``beta`` is G_ema's, the β the saved model uses."""
+        beta = self.betas().get("beta_ema")
         return {"camera": self.camera, "kimg": self.progress.kimg, "step": self.progress.step,
                 "variant": self.cfg.variant, "preset": self.cfg.preset, "world_size": self.ctx.world,
-                "num_images": self.dataset.num_images}
+                "num_images": self.dataset.num_images, "beta": beta}
 
     def model_payload(self) -> dict:
         """Payload of the final ``geogen.pkl``: G_ema and the configs only."""
