@@ -60,6 +60,8 @@ def run(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot,
         gt: str = typer.Option("exact", help=GT_HELP),
         method: Optional[str] = typer.Option(None, help="leaderboard name (default: model file name + variant)"),
         limit: Optional[int] = typer.Option(None, help="only the first N test identities"),
+        split: str = typer.Option("test", help="identities scored: test (report once, at the end) or val "
+                                               "(choose settings on it)"),
         preset: str = typer.Option("paper", help="PTI preset: paper (450+350 steps), small, tiny"),
         steps_w: Optional[int] = typer.Option(None, help="W-space inversion steps (overrides the preset)"),
         steps_g: Optional[int] = typer.Option(None, help="pivotal-tuning steps (overrides the preset)"),
@@ -101,7 +103,7 @@ def run(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot,
                            RunSettings(views=views, seed=view_seed, mesh_resolution=mesh_resolution,
                                        device=device, save_inversions=save_inversions),
                            method=method, limit=limit, inception_weights=inception_weights,
-                           pictures=pictures, progress=progress)
+                           pictures=pictures, progress=progress, split=split)
     _summary_line(result, out)
 
 
@@ -164,6 +166,40 @@ def leaderboard(results: Path = typer.Option(..., help="folder searched recursiv
     written = write_outputs(board, csv, md, png)
     print(f"{len(board.entries)} rows in {len(board.groups())} group(s); {len(board.skipped)} file(s) skipped; "
           f"wrote {', '.join(str(p) for p in written)}")
+
+
+@app.command()
+def baselines(data: Path = typer.Option(..., help="dataset folder (manifest.json with the reference and scored splits)"),
+              out: Path = typer.Option(Path("results"), help="results folder: <name>.json (+ CSV, meshes) per baseline"),
+              only: Optional[str] = typer.Option(None, help="comma-separated subset of: template-mean, "
+                                                            "oracle-nearest, copy-other (default: all)"),
+              reference_split: str = typer.Option("train", help="split whose GT meshes make the baselines"),
+              split: str = typer.Option("test", help="split that is scored"),
+              resolution: int = typer.Option(128, help="template-mean: marching-cubes cells along the longest side"),
+              copy_id: Optional[str] = typer.Option(None, help="copy-other: the reference identity copied "
+                                                               "(default: the reference split's first)"),
+              gt: str = typer.Option("exact", help=GT_HELP),
+              points: int = typer.Option(100_000, help="points sampled per surface"),
+              emd_points: int = typer.Option(2_048, help="subsample size of the exact EMD"),
+              margin: float = typer.Option(0.05, help="crop margin around the GT box (normalised units)"),
+              seed: int = typer.Option(0, help="sampling seed"),
+              pictures: bool = typer.Option(True, help="write a picture per sample"),
+              progress: bool = typer.Option(True, help="show progress bars")) -> None:
+    """Reference rows (not methods): the mean training shape, the nearest training GT (an oracle),
+    and a fixed other identity's GT, scored with the same protocol as `score`."""
+    from .baselines import BASELINES, BaselineSettings, run_baselines
+
+    if out.suffix == ".json":
+        raise UserError(f"--out {out} must be a folder (one result file per baseline is written into it)")
+    if resolution < 16:
+        raise UserError(f"--resolution must be at least 16 (got {resolution})")
+    chosen = tuple(b.strip() for b in only.split(",") if b.strip()) if only else BASELINES
+    settings = BaselineSettings(baselines=chosen, reference_split=reference_split, split=split,
+                                template_resolution=resolution, copy_id=copy_id)
+    results = run_baselines(data, out, _protocol(gt, points, emd_points, margin, seed), settings,
+                            pictures=pictures, progress=progress)
+    for name, result in results.items():
+        _summary_line(result, out / f"{name}.json")
 
 
 def main() -> None:

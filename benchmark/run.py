@@ -22,6 +22,7 @@ from .protocol import Protocol, run_track
 from .provenance import provenance
 from .pti import PTIConfig
 from .results import build_result, metric_range, require_output_json, write_result
+from .splits import split_ids
 from .stats import mean_ci95
 
 IMAGE_METRICS = ("psnr_input", "ssim_input", "psnr_novel", "ssim_novel")
@@ -64,11 +65,14 @@ def choose_views(n_available: int, settings: RunSettings, sample_id: str) -> tup
 
 def run_benchmark(model: Path, data: Path, out: Path, protocol: Protocol, pti: PTIConfig,
                   settings: RunSettings = RunSettings(), method: str | None = None, limit: int | None = None,
-                  inception_weights: Path | None = None, pictures: bool = True, progress: bool = True) -> dict:
+                  inception_weights: Path | None = None, pictures: bool = True, progress: bool = True,
+                  split: str = "test") -> dict:
+    """Invert, mesh and score every identity of ``split`` ("test"; "val" to choose settings)."""
     out = require_output_json(out)
     ds = Dataset(data)
     ds.require_gt(protocol.gt)
-    ids = ds.test_ids[:limit] if limit else ds.test_ids
+    split_all = split_ids(ds, split)
+    ids = split_all[:limit] if limit else split_all
     lpips_net, lpips_info = lpips_model()
     adapter = load_adapter(model, pti, settings.mesh_resolution, lpips_net, device=settings.device)
     model_sha = sha256_file(model)
@@ -120,7 +124,7 @@ def run_benchmark(model: Path, data: Path, out: Path, protocol: Protocol, pti: P
                 "source": "run", "details": {**description, "run_settings": asdict(settings),
                                              "lpips": lpips_info, "model_file": str(Path(model).resolve())}},
         dataset={"name": ds.name, "path": str(ds.root.resolve()), "manifest_sha256": ds.checksum(),
-                 "split": "test", "n_test": len(ds.test_ids)},
+                 "split": split, "n_test": len(split_all)},
         protocol=protocol, rows=rows, image_metrics=image_metrics,
         track=run_track(settings.views, settings.seed, settings.mesh_resolution, description.get("inversion")),
         provenance={**provenance(ds.checksum(), model_sha, time.perf_counter() - t0),

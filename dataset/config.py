@@ -37,6 +37,9 @@ class DatasetConfig:
     """Master seed: identities, cameras, lighting and the split all derive from it."""
     test_fraction: float = 0.15
     """Fraction of identities held out as the test split (at least one when identities >= 2)."""
+    val_fraction: float = 0.15
+    """Fraction of identities held out as the validation split, on which settings are chosen (at least
+    one when val_fraction > 0 and two identities remain besides the test split; 0 = no split)."""
     elevation_min: float = -10.0
     """Lowest camera elevation in degrees (negative looks up from below)."""
     elevation_max: float = 25.0
@@ -74,6 +77,13 @@ class DatasetConfig:
             return 0
         return min(self.identities - 1, max(1, round(self.test_fraction * self.identities)))
 
+    @property
+    def val_count(self) -> int:
+        left = self.identities - self.test_count          # train + val; train keeps at least one
+        if self.val_fraction <= 0 or left < 2:
+            return 0
+        return min(left - 1, max(1, round(self.val_fraction * self.identities)))
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["post_steps"] = list(self.post_steps)
@@ -102,6 +112,7 @@ class DatasetConfig:
         need(16 <= self.resolution <= 4096, f"--resolution must be between 16 and 4096 pixels (got {self.resolution})")
         need(self.seed >= 0, f"--seed must be >= 0 (got {self.seed})")
         need(0.0 <= self.test_fraction < 1.0, f"test_fraction must be in [0, 1) (got {self.test_fraction})")
+        need(0.0 <= self.val_fraction < 1.0, f"val_fraction must be in [0, 1) (got {self.val_fraction})")
         for name in ("elevation_min", "elevation_max"):
             v = getattr(self, name)
             need(-80.0 <= v <= 80.0, f"--{name.replace('_', '-')} must be within [-80, 80] degrees (got {v})")
@@ -120,14 +131,14 @@ class DatasetConfig:
 
 PRESETS: dict[str, DatasetConfig] = {
     # CPU demo/test scale: builds on 2 cores in about a minute.
-    "tiny": DatasetConfig(preset="tiny", identities=24, views=10, resolution=128, test_fraction=0.15,
-                          mesh_resolution=128),
+    "tiny": DatasetConfig(preset="tiny", identities=30, views=10, resolution=128, test_fraction=0.15,
+                          val_fraction=0.15, mesh_resolution=128),
     # A few hundred identities at 256^2: tens of minutes on a laptop.
     "small": DatasetConfig(preset="small", identities=300, views=10, resolution=256, test_fraction=0.1,
-                           mesh_resolution=192),
+                           val_fraction=0.1, mesh_resolution=192),
     # The paper's scale (19,800 identities x 10 views at 512^2); shard it across machines.
     "paper": DatasetConfig(preset="paper", identities=19_800, views=10, resolution=512, test_fraction=0.01,
-                           mesh_resolution=256, shadow_rays=2, ao_rays=4),
+                           val_fraction=0.01, mesh_resolution=256, shadow_rays=2, ao_rays=4),
 }
 
 

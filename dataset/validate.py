@@ -19,7 +19,7 @@ from .config import DatasetConfig
 from .views import max_azimuth_gap
 from .writers import layout
 from .writers.images import decode_normals
-from .writers.manifest import dataset_labels, read_manifest, split_ids, verify_files
+from .writers.manifest import dataset_labels, read_manifest, splits, verify_files
 
 MAX_PROBLEMS_PER_KIND = 1000
 
@@ -53,10 +53,10 @@ def validate_dataset(root: str | Path) -> list[str]:
 
 
 def _check_split(manifest: dict, config: DatasetConfig) -> list[str]:
-    train, test = split_ids(config)
+    expected = {name: [layout.id_str(i) for i in ids] for name, ids in splits(config).items()}
     split = manifest.get("split", {})
-    if split.get("train") != [layout.id_str(i) for i in train] or split.get("test") != [layout.id_str(i) for i in test]:
-        return ["manifest.json: split does not match the seeded train/test split of its config"]
+    if any(split.get(name, []) != ids for name, ids in expected.items()):
+        return ["manifest.json: split does not match the seeded train/val/test split of its config"]
     return []
 
 

@@ -59,7 +59,9 @@ def _views(manifest):
 def test_validate_passes_and_layout_is_complete(built, manifest):
     assert validate_dataset(built) == []
     assert manifest["counts"]["images"] == 12 and manifest["seed"] == CFG.seed
-    assert sorted(manifest["split"]["train"] + manifest["split"]["test"]) == ["000000", "000001", "000002"]
+    split = manifest["split"]
+    assert sorted(split["train"] + split["val"] + split["test"]) == ["000000", "000001", "000002"]
+    assert all(split[k] for k in ("train", "val", "test"))       # one identity each
     for i, v in _views(manifest):
         for rel in (v["image"], v["depth"], v["normals"], v["mask"]):
             assert (built / rel).is_file() and rel in manifest["files"]

@@ -88,3 +88,18 @@ def test_split_depends_only_on_seed_and_count():
     a, b = make_config("tiny", seed=3), make_config("tiny", seed=3, resolution=64)
     assert split_ids(a) == split_ids(b)
     assert split_ids(a) != split_ids(make_config("tiny", seed=4))
+
+
+def test_validation_split_is_disjoint_and_keeps_the_test_split():
+    import dataclasses
+
+    from dataset.writers.manifest import splits
+
+    cfg = make_config("tiny", identities=54)
+    s = splits(cfg)
+    assert len(s["val"]) == cfg.val_count == 8 and len(s["test"]) == 8 and len(s["train"]) == 38
+    assert not (set(s["val"]) & set(s["test"])) and not (set(s["val"]) & set(s["train"]))
+    assert sorted(s["train"] + s["val"] + s["test"]) == list(range(54))
+    no_val = splits(dataclasses.replace(cfg, val_fraction=0.0))
+    assert no_val["test"] == s["test"] and no_val["val"] == []          # the test identities did not move
+    assert split_ids(cfg) == (s["train"], s["test"])

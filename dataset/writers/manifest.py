@@ -55,9 +55,15 @@ def load_record(root: Path, identity: int) -> dict | None:
 
 def verify_files(root: Path, files: dict[str, str]) -> list[str]:
     """Problems (missing file, checksum mismatch) with the files a record/manifest lists."""
+    from geogen.common.paths import inside_dataset
+
     problems = []
     for rel, digest in sorted(files.items()):
-        p = root / rel
+        try:
+            p = inside_dataset(root, rel, what="listed file")
+        except UserError:
+            problems.append(f"{rel}: points outside the dataset folder")
+            continue
         if not p.is_file():
             problems.append(f"{rel}: missing")
         elif sha256_file(p) != digest:
@@ -70,15 +76,24 @@ def record_is_complete(root: Path, record: dict | None, key: str) -> bool:
             and record.get("identity_key") == key and not verify_files(root, record.get("files", {})))
 
 
-def split_ids(config: DatasetConfig) -> tuple[list[int], list[int]]:
-    """(train, test) identity indices; test is a seeded choice that depends only on seed and count."""
+def splits(config: DatasetConfig) -> dict[str, list[int]]:
+    """{"train", "val", "test"} identity indices: one seeded permutation; test takes its first
+    ``test_count`` entries (so adding the validation split kept every test split), val the next
+    ``val_count``, train the rest."""
     from geogen.common.seeding import rng_for
 
     SPLIT_KEY = 1_000_003  # a key no identity index reaches (<= 999999), so the stream is its own
-    order = rng_for(config.seed, SPLIT_KEY).permutation(config.identities)
-    test = sorted(int(i) for i in order[: config.test_count])
-    train = sorted(set(range(config.identities)) - set(test))
-    return train, test
+    order = [int(i) for i in rng_for(config.seed, SPLIT_KEY).permutation(config.identities)]
+    test = sorted(order[: config.test_count])
+    val = sorted(order[config.test_count: config.test_count + config.val_count])
+    train = sorted(set(range(config.identities)) - set(test) - set(val))
+    return {"train": train, "val": val, "test": test}
+
+
+def split_ids(config: DatasetConfig) -> tuple[list[int], list[int]]:
+    """(train, test) identity indices (the validation identities are in neither; see :func:`splits`)."""
+    s = splits(config)
+    return s["train"], s["test"]
 
 
 def dataset_labels(records: dict[int, dict], ids: list[int]) -> list[tuple[str, list[float]]]:
@@ -88,7 +103,8 @@ def dataset_labels(records: dict[int, dict], ids: list[int]) -> list[tuple[str, 
 
 def build_manifest(config: DatasetConfig, records: dict[int, dict], derived: dict[str, str]) -> dict[str, Any]:
     """The manifest of a complete dataset (every identity of the config has a record)."""
-    train, test = split_ids(config)
+    split = splits(config)
+    train, test = split["train"], split["test"]
     files: dict[str, str] = {}
     identities = {}
     versions = sorted({r["generator_version"] for r in records.values()})
@@ -105,11 +121,11 @@ def build_manifest(config: DatasetConfig, records: dict[int, dict], derived: dic
         "resolution": config.resolution,
         "counts": {"identities": config.identities, "views_per_identity": config.views,
                    "images": config.identities * config.views, "train_identities": len(train),
-                   "test_identities": len(test)},
+                   "val_identities": len(split["val"]), "test_identities": len(test)},
         "camera": {"convention": CAMERA_CONVENTION, "radius": config.radius, "focal_normalized": config.focal,
                    "fov_deg": config.fov_deg, "elevation_range_deg": [config.elevation_min, config.elevation_max],
                    "azimuth": "full 360 deg, stratified with jitter (no gap > 90 deg per identity)"},
-        "split": {"train": [layout.id_str(i) for i in train], "test": [layout.id_str(i) for i in test]},
+        "split": {name: [layout.id_str(i) for i in ids] for name, ids in split.items()},
         "identities": identities,
         "files": dict(sorted(files.items())),
         "derived_files": dict(sorted(derived.items())),
