@@ -29,6 +29,7 @@ import numpy as np
 
 from geogen.common.atomic import atomic_write_json, ensure_writable_dir, sha256_file
 from geogen.common.errors import UserError
+from geogen.common.paths import inside_dataset
 from geogen.common.meshio import save_ply
 from geogen.common.registry import Registry
 from geogen.common.seeding import rng_for
@@ -267,9 +268,11 @@ def merge(root: str | os.PathLike, sources: list[str | os.PathLike], write_zip: 
                 continue
             if not record_is_complete(src, rec, key):
                 raise UserError(f"shard {src}: identity {layout.id_str(i)} fails its checksums; rebuild that shard")
-            for rel in rec["files"]:
-                (root / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(src / rel, root / rel)
+            for rel in rec["files"]:  # names from a record: they must stay inside both folders
+                what = f"shard {src} record {layout.record(i)} file"
+                source, target = inside_dataset(src, rel, what=what), inside_dataset(root, rel, what=what)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
             (root / layout.record(i)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src / layout.record(i), root / layout.record(i))
     missing = [layout.id_str(i) for i in range(config.identities)
@@ -298,13 +301,58 @@ def _config_from_folders(folders: list[Path]) -> DatasetConfig:
     raise UserError(f"no built identities found in {', '.join(map(str, folders))}; run geogen-data build first")
 
 
+# What a dataset folder may hold at its top level: folders, and files (plus the ``.<name>.*``
+# temporaries of their atomic writes).
+LAYOUT_FOLDERS = ("images", "depth", "normals", "masks", "meshes", "identities", layout.SHARDS_DIR,
+                  layout.RECON_VIEWS_DIR, "preview")
+LAYOUT_FILES = (layout.MANIFEST, layout.DATASET_JSON, layout.EG3D_ZIP)
+
+
+def _check_output_folder(root: Path) -> None:
+    """``--out`` must be empty or look like a dataset folder: never build around a user's own files."""
+    entries = sorted(root.iterdir())
+    known = LAYOUT_FOLDERS + LAYOUT_FILES
+    foreign = [p.name for p in entries
+               if p.name not in known and not any(p.name.startswith(f".{k}.") for k in LAYOUT_FILES)]
+    if foreign:
+        more = f" (+{len(foreign) - 3} more)" if len(foreign) > 3 else ""
+        raise UserError(f"--out {root} is not empty and is not a geogen dataset (it holds {', '.join(foreign[:3])}"
+                        f"{more}); use an empty or new folder")
+    for p in entries:
+        if p.name in LAYOUT_FOLDERS and not p.is_dir():
+            raise UserError(f"{p} is not a folder, but the dataset layout needs one there; "
+                            "use an empty or new --out folder")
+        if p.name in LAYOUT_FILES and not p.is_file():
+            raise UserError(f"{p} is not a file, but the dataset layout writes one there; "
+                            "use an empty or new --out folder")
+
+
+def _recorded_keys(root: Path) -> list[tuple[str, str]]:
+    """(where, identity key) of the build settings recorded in ``root``: manifest, shard manifests,
+    and up to 50 identity records."""
+    from geogen.common.atomic import read_json
+
+    found = []
+    docs = [root / layout.MANIFEST] + sorted((root / layout.SHARDS_DIR).glob("manifest-*.json"))
+    for path in docs:
+        if path.is_file():
+            try:
+                found.append((path.name, identity_key(DatasetConfig.from_dict(read_json(path, "manifest")["config"]))))
+            except (UserError, KeyError, TypeError, ValueError):
+                pass  # unreadable: no evidence either way (rewritten at the end of the build)
+    ids_dir = root / "identities"
+    if ids_dir.is_dir():
+        for d in sorted(ids_dir.iterdir())[:50]:
+            rec = load_record(root, int(d.name)) if d.name.isdigit() and d.is_dir() else None
+            if rec is not None:
+                found.append((layout.record(int(d.name)), str(rec.get("identity_key"))))
+    return found
+
+
 def _check_same_dataset(root: Path, config: DatasetConfig, key: str) -> None:
     """Refuse to mix two different datasets in one folder (one-line error naming the fix)."""
-    ids_dir = root / "identities"
-    if not ids_dir.is_dir():
-        return
-    for d in sorted(ids_dir.iterdir())[:50]:
-        rec = load_record(root, int(d.name)) if d.name.isdigit() else None
-        if rec is not None and rec.get("identity_key") != key:
-            raise UserError(f"{root} holds a dataset built with different settings (seed/resolution/views/...); "
-                            "use a new --out folder or delete it")
+    _check_output_folder(root)
+    for where, other in _recorded_keys(root):
+        if other != key:
+            raise UserError(f"{root} holds a dataset built with different settings (seed/resolution/views/...; "
+                            f"see {where}); use a new --out folder or delete it")

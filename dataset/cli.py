@@ -64,6 +64,9 @@ def build(
     start = time.perf_counter()
     try:
         summary = build_dataset(config, out, options)
+    except OSError as exc:  # disk full, a file where a folder belongs, permissions: one line, not a traceback
+        raise UserError(f"cannot write the dataset into {out}: {exc.strerror or exc} ({exc.filename}); "
+                        "committed identities are kept, fix the cause and re-run to resume") from None
     except KeyboardInterrupt:
         typer.echo("interrupted: committed identities are kept; re-run the same command to resume", err=True)
         raise typer.Exit(130) from None

@@ -58,7 +58,7 @@ def run(
     ensure_writable_dir(out.parent if str(out.parent) else Path("."))
     cfg = make_recon_config(preset, backend=backend, device=device, use_masks=masks, num_threads=threads)
     if transforms is not None:
-        scene = read_transforms(transforms, use_masks=masks)
+        scene = read_transforms(transforms, use_masks=masks)  # paths must stay inside its dataset/folder
     else:
         if images is None:
             raise UserError("--colmap needs --images DIR (the folder the model's image names refer to)")
@@ -68,7 +68,9 @@ def run(
     save_ply(out, result.vertices, result.faces)
     stats_path = out.with_suffix(".json")
     atomic_write_json(stats_path, {"timings_s": result.timings, "stats": result.stats, "config": cfg.to_dict()})
-    typer.echo(f"wrote {out} ({len(result.faces)} faces); stage seconds {json.dumps(result.timings)}; stats in {stats_path}")
+    warned = len(result.stats.get("warnings", []))
+    typer.echo(f"wrote {out} ({len(result.faces)} faces); stage seconds {json.dumps(result.timings)}; stats in {stats_path}"
+               + (f" ({warned} warning(s) recorded there)" if warned else ""))
 
 
 @app.command()

@@ -97,11 +97,22 @@ def depth_ranges(scene: MVSScene, bounds, sparse: SparseResult | None, margin: f
     return out
 
 
+def _warn(stats: dict, log, message: str) -> None:
+    """A fallback the user should know about: kept in ``stats["warnings"]`` and logged as one line."""
+    stats["warnings"].append(message)
+    if log is not None:
+        log(f"warning: {message}")
+
+
 def reconstruct_scene(scene: MVSScene, cfg: ReconConfig, workspace: str | os.PathLike | None = None,
                       log=None) -> ReconstructionResult:
-    """Reconstruct a mesh from calibrated images; ``workspace`` (optional) receives the COLMAP-format maps."""
+    """Reconstruct a mesh from calibrated images; ``workspace`` (optional) receives the COLMAP-format maps.
+
+    Fallbacks (unit-cube bounds, depth ranges from the scene box when the sparse stage fails) are
+    listed in ``stats["warnings"]`` and logged as ``warning: ...`` lines."""
     torch.set_num_threads(max(1, cfg.num_threads))
-    timings, stats = {}, {"views": len(scene.views), "resolution": list(scene.size), "notes": []}
+    timings = {}
+    stats = {"views": len(scene.views), "resolution": list(scene.size), "notes": [], "warnings": []}
     masks = [v.mask if cfg.use_masks else None for v in scene.views]
     stats["masks_used"] = any(m is not None for m in masks)
 
@@ -121,7 +132,9 @@ def reconstruct_scene(scene: MVSScene, cfg: ReconConfig, workspace: str | os.Pat
             stats["notes"].append("scene bounds estimated from sparse points")
         else:
             bounds = DEFAULT_BOUNDS
-            stats["notes"].append("no bounds given and too few sparse points: using the unit cube [-0.5, 0.5]^3")
+            _warn(stats, log, f"no --bounds given and too few sparse points ({0 if sparse is None else len(sparse.points)}"
+                  " < 20) to estimate them: using the unit cube [-0.5, 0.5]^3; pass --bounds if the object "
+                  "lies elsewhere")
     stats["bounds"] = [np.asarray(bounds[0]).tolist(), np.asarray(bounds[1]).tolist()]
     texture = textured_fraction(scene, masks, cfg.patchmatch.min_ref_std)
     stats["textured_fraction"] = round(texture, 4)
@@ -129,7 +142,8 @@ def reconstruct_scene(scene: MVSScene, cfg: ReconConfig, workspace: str | os.Pat
         if texture < cfg.min_textured_fraction:
             raise ReconstructionFailure("too_little_texture", f"too little texture: {texture:.1%} of the pixels are "
                                         "textured and SIFT found no usable matches")
-        stats["notes"].append("sparse stage failed; depth ranges fall back to the scene bounds")
+        _warn(stats, log, "sparse stage found no points (" + "; ".join(sparse.notes or ["no matches"]) + "): depth "
+              "ranges fall back to the whole scene box and source views are chosen by angle only")
     elif texture < cfg.min_textured_fraction:
         raise ReconstructionFailure("too_little_texture", f"too little texture: only {texture:.1%} of the pixels "
                                     "are textured")

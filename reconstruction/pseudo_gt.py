@@ -76,6 +76,29 @@ def _inputs(root: Path, ident: str, dataset_config) -> tuple[Path, dict]:
     return root / "identities" / ident / "transforms.json", _training_inputs(dataset_config)
 
 
+RUNTIME_FIELDS = ("num_threads", "device")  # how a reconstruction runs, not what it computes
+
+
+def config_change(recorded, cfg: ReconConfig) -> str | None:
+    """None if a record's config gives the same pseudo-GT as ``cfg``, else a short description of
+    the difference (e.g. "preset tiny → small, meshing.depth 8 → 9"). Threads and device are ignored."""
+    now = cfg.to_dict()
+    if not isinstance(recorded, dict):
+        return "no config recorded"
+    diffs = []
+    for key in sorted(set(now) | set(recorded), key=lambda k: (k != "preset", k)):
+        if key in RUNTIME_FIELDS:
+            continue
+        a, b = recorded.get(key), now.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            diffs += [f"{key}.{k} {a.get(k)} → {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif a != b:
+            diffs.append(f"{key} {a} → {b}")
+    if not diffs:
+        return None
+    return ", ".join(diffs[:3]) + (f" and {len(diffs) - 3} more" if len(diffs) > 3 else "")
+
+
 def build_for_dataset(dataset_dir: str | os.PathLike, ids=None, all_ids: bool = False, preset: str = "tiny",
                       config: ReconConfig | None = None, overwrite: bool = False, report: bool = True,
                       log=print, recon_views: int = 0, recon_resolution: int | None = None) -> dict:
@@ -108,18 +131,28 @@ def build_for_dataset(dataset_dir: str | os.PathLike, ids=None, all_ids: bool = 
     for n, ident in enumerate(ids):
         record_path, mesh_path = rec_dir / f"{ident}.json", out_dir / f"{ident}.ply"
         transforms, inputs = _inputs(root, ident, dataset_config)
+        replaced = None
         if record_path.is_file() and not overwrite:
             old = read_json(record_path, "pseudo-GT record")
             # a record from before `inputs` existed was made from the training views
             same_inputs = old.get("inputs", _training_inputs(dataset_config)) == inputs
-            if same_inputs and (old.get("status") == "failed" or mesh_path.is_file()):
+            changed = config_change(old.get("config"), cfg)
+            if same_inputs and changed is None and (old.get("status") == "failed" or mesh_path.is_file()):
                 log(f"[{n + 1}/{len(ids)}] {ident}: already done ({old.get('status')}), skipping")
                 continue
+            if changed is not None:
+                replaced = f"reconstruction config changed ({changed})"
+                log(f"warning: {ident}: the pseudo-GT on disk was made with another reconstruction config "
+                    f"({changed}); recomputing it")
         log(f"[{n + 1}/{len(ids)}] {ident}: reconstructing from {inputs['views']} {inputs['source'].replace('_', ' ')} "
             f"at {inputs['resolution']}^2")
         record = reconstruct_identity(root, ident, cfg, mesh_path, transforms=transforms)
         record["inputs"] = inputs
+        if replaced:
+            record["replaced"] = replaced
         atomic_write_json(record_path, record)
+        for warning in record.get("stats", {}).get("warnings", []):
+            log(f"warning: {ident}: {warning}")
         log(f"    {record['status']}" + (f" ({record['reason']}: {record['message']})" if record["status"] != "ok"
                                           else f" in {record['timings']['total']:.1f} s"))
     if not report:
@@ -135,7 +168,7 @@ def reconstruct_identity(root: Path, ident: str, cfg: ReconConfig, mesh_path: Pa
     t0 = time.perf_counter()
     record = {"id": ident, "config": cfg.to_dict()}
     try:
-        scene = read_transforms(transforms, use_masks=cfg.use_masks)
+        scene = read_transforms(transforms, use_masks=cfg.use_masks, root=root)
         scene.bounds = DEFAULT_BOUNDS  # the dataset's scene cube (layout contract)
         result = reconstruct_scene(scene, cfg)
     except ReconstructionFailure as exc:

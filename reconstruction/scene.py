@@ -75,25 +75,35 @@ def _find_mask(image_path: Path, mask_dir: Path | None) -> np.ndarray | None:
     return None
 
 
-def read_transforms(path: str | os.PathLike, use_masks: bool = True, mask_dir: str | os.PathLike | None = None) -> MVSScene:
-    """Read a NeRF-style ``transforms.json`` (OpenGL cam2world per frame) into an :class:`MVSScene`."""
-    from geogen.common.atomic import read_json
+def input_root(transforms: Path) -> Path:
+    """The folder a transforms.json's paths must stay inside: the nearest enclosing dataset folder
+    (one holding manifest.json), else the file's own folder."""
+    here = Path(transforms).resolve().parent
+    for folder in (here, *here.parents):
+        if (folder / "manifest.json").is_file():
+            return folder
+    return here
 
-    p = Path(path)
-    meta = read_json(p, "transforms file")
-    frames = meta.get("frames") if isinstance(meta, dict) else None
-    if not frames:
-        raise UserError(f"transforms file {p} has no 'frames'; it needs one entry per image")
-    views = []
-    for i, fr in enumerate(frames):
-        if "file_path" not in fr or "transform_matrix" not in fr:
-            raise UserError(f"frame {i} of {p} lacks 'file_path' or 'transform_matrix'")
-        img_path = (p.parent / fr["file_path"]).resolve()
-        if not img_path.suffix and img_path.with_suffix(".png").is_file():
-            img_path = img_path.with_suffix(".png")
-        image = load_rgb(img_path)
-        h, w = image.shape[:2]
-        get = lambda k, d=None: fr.get(k, meta.get(k, d))  # noqa: E731 — per-frame overrides global
+
+def _matrix(fr: dict, i: int, p: Path) -> np.ndarray:
+    """The frame's cam2world as a finite 4x4 matrix with a rotation block, or a one-line UserError."""
+    try:
+        m = np.asarray(fr["transform_matrix"], dtype=np.float64)
+    except (TypeError, ValueError):
+        m = np.zeros(0)
+    if m.shape != (4, 4) or not np.all(np.isfinite(m)):
+        raise UserError(f"frame {i} of {p}: transform_matrix must be a 4x4 matrix of finite numbers")
+    R = m[:3, :3]
+    if np.abs(R.T @ R - np.eye(3)).max() > 1e-4 or abs(np.linalg.det(R) - 1) > 1e-4:
+        raise UserError(f"frame {i} of {p}: the rotation part of transform_matrix is not a rotation "
+                        "(orthonormal, determinant 1); scaled or sheared cameras are not supported")
+    return m
+
+
+def _intrinsics(fr: dict, meta: dict, w: int, h: int, i: int, p: Path) -> np.ndarray:
+    """Normalised K of one frame (frame values override the file's), or a one-line UserError."""
+    get = lambda k, d=None: fr.get(k, meta.get(k, d))  # noqa: E731 — per-frame overrides global
+    try:
         if get("fl_x") is not None:
             fx, fy = float(get("fl_x")), float(get("fl_y", get("fl_x")))
         elif get("camera_angle_x") is not None:
@@ -105,11 +115,43 @@ def read_transforms(path: str | os.PathLike, use_masks: bool = True, mask_dir: s
         if "w" in meta and int(get("w")) != w:  # intrinsics given for another resolution: rescale
             s = w / float(get("w"))
             fx, fy, cx, cy = fx * s, fy * s, cx * s, cy * s
-        K_norm = np.array([[fx / w, 0, cx / w], [0, fy / h, cy / h], [0, 0, 1.0]])
-        c2w = opencv_to_opengl(np.asarray(fr["transform_matrix"], dtype=np.float64))  # the flip is its own inverse
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        raise UserError(f"frame {i} of {p}: intrinsics (fl_x/fl_y/camera_angle_x/cx/cy/w) must be numbers") from None
+    if not all(math.isfinite(v) for v in (fx, fy, cx, cy)) or fx <= 0 or fy <= 0:
+        raise UserError(f"frame {i} of {p}: focal length and principal point must be finite, focal > 0")
+    return np.array([[fx / w, 0, cx / w], [0, fy / h, cy / h], [0, 0, 1.0]])
+
+
+def read_transforms(path: str | os.PathLike, use_masks: bool = True, mask_dir: str | os.PathLike | None = None,
+                    root: str | os.PathLike | None = None) -> MVSScene:
+    """Read a NeRF-style ``transforms.json`` (OpenGL cam2world per frame) into an :class:`MVSScene`.
+
+    Every ``file_path``/``mask_path`` must resolve inside ``root`` (default :func:`input_root`)."""
+    from geogen.common.atomic import read_json
+    from geogen.common.paths import inside_dataset
+
+    p = Path(path)
+    root = Path(root) if root is not None else input_root(p)
+    meta = read_json(p, "transforms file")
+    frames = meta.get("frames") if isinstance(meta, dict) else None
+    if not frames or not isinstance(frames, list):
+        raise UserError(f"transforms file {p} has no 'frames'; it needs one entry per image")
+    views = []
+    for i, fr in enumerate(frames):
+        if not isinstance(fr, dict) or "file_path" not in fr or "transform_matrix" not in fr:
+            raise UserError(f"frame {i} of {p} lacks 'file_path' or 'transform_matrix'")
+        c2w = opencv_to_opengl(_matrix(fr, i, p))  # the flip is its own inverse
+        img_path = inside_dataset(root, fr["file_path"], base=p.parent, what=f"frame {i} of {p}: file_path")
+        if not img_path.suffix and img_path.with_suffix(".png").is_file():
+            img_path = img_path.with_suffix(".png")
+        image = load_rgb(img_path)
+        h, w = image.shape[:2]
+        K_norm = _intrinsics(fr, meta, w, h, i, p)
         mask = None
-        if use_masks and fr.get("mask_path") and (p.parent / fr["mask_path"]).is_file():
-            mask = load_mask(p.parent / fr["mask_path"])
+        mask_path = (inside_dataset(root, fr["mask_path"], base=p.parent, what=f"frame {i} of {p}: mask_path")
+                     if use_masks and fr.get("mask_path") else None)
+        if mask_path is not None and mask_path.is_file():
+            mask = load_mask(mask_path)
         elif use_masks:
             mask = _find_mask(img_path, Path(mask_dir) if mask_dir else None)
         views.append(View(img_path.stem, image, Camera(c2w, K_norm, w, h), mask))

@@ -86,3 +86,52 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "not found" in proc.stderr
+
+
+def test_fallbacks_are_warned_on_the_console_and_recorded(monkeypatch):
+    """No --bounds and no sparse points: unit cube and scene-box depth ranges, each a warning line."""
+    import reconstruction.pipeline as pipeline
+    from reconstruction.sparse import SparseResult
+
+    scene, _, _ = make_scene([Sphere(radius=0.3)], n_views=6, resolution=64)
+    scene.bounds = None
+    n = len(scene.views)
+    monkeypatch.setattr(pipeline, "triangulate_known_poses", lambda *a, **k: SparseResult(
+        np.zeros((0, 3)), [], np.zeros((n, n), dtype=int), notes=["no verified feature matches between views"]))
+    logs = []
+    result = reconstruct_scene(scene, _fast_config(), log=logs.append)
+    warnings = result.stats["warnings"]
+    assert len(warnings) == 2 and "unit cube" in warnings[0] and "scene box" in warnings[1]
+    printed = [line for line in logs if line.startswith("warning: ")]
+    assert printed == [f"warning: {w}" for w in warnings] and all("\n" not in w for w in printed)
+    assert result.stats["bounds"] == [[-0.5] * 3, [0.5] * 3]
+
+
+def test_pseudo_gt_resume_recomputes_when_the_config_changed(tmp_path, monkeypatch):
+    """A --preset small re-run must not keep the tiny meshes; threads/device alone change nothing."""
+    import reconstruction.pseudo_gt as pseudo_gt
+    from benchmark.toydata import write_toy_dataset
+    from reconstruction.pipeline import ReconstructionResult
+
+    root = write_toy_dataset(tmp_path / "D", n_train=1, n_test=2, n_views=4)
+    calls = []
+
+    def fake(scene, cfg, **kwargs):
+        calls.append(cfg.preset)
+        m = trimesh.creation.icosphere(subdivisions=2, radius=0.2)
+        return ReconstructionResult(np.asarray(m.vertices), np.asarray(m.faces), {"total": 0.0}, {"warnings": []})
+
+    monkeypatch.setattr(pseudo_gt, "reconstruct_scene", fake)
+    build = lambda cfg, logs: pseudo_gt.build_for_dataset(root, config=cfg, report=False, log=logs.append)  # noqa: E731
+    build(make_recon_config("tiny"), [])
+    assert calls == ["tiny", "tiny"]
+    logs = []
+    build(make_recon_config("tiny", num_threads=2), logs)
+    assert calls == ["tiny", "tiny"] and sum("skipping" in line for line in logs) == 2
+    logs = []
+    build(make_recon_config("small"), logs)
+    assert calls == ["tiny", "tiny", "small", "small"]
+    warned = [line for line in logs if line.startswith("warning: ")]
+    assert len(warned) == 2 and all("preset tiny → small" in line and "recomputing" in line for line in warned)
+    record = json.loads((root / "meshes/pseudo_gt/records/000001.json").read_text())
+    assert record["config"]["preset"] == "small" and record["replaced"].startswith("reconstruction config changed")

@@ -24,6 +24,7 @@ from PIL import Image
 
 from geogen.common.cameras import from_label, to_label
 from geogen.common.errors import UserError
+from geogen.common.paths import inside_dataset
 
 _MIRROR_X = np.diag([-1.0, 1.0, 1.0, 1.0])
 
@@ -49,11 +50,11 @@ class _FolderSource:
         self.root = root
         self.name = str(root)
 
-    def has(self, rel: str) -> bool:
-        return (self.root / rel).is_file()
+    def has(self, rel: str) -> bool:  # a name leaving the folder (../, absolute) is a UserError
+        return inside_dataset(self.root, rel, what="dataset.json entry").is_file()
 
     def read(self, rel: str) -> bytes:
-        return (self.root / rel).read_bytes()
+        return inside_dataset(self.root, rel, what="dataset.json entry").read_bytes()
 
 
 class _ZipSource:
