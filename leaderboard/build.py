@@ -98,7 +98,9 @@ def _entry(path: Path, doc: dict) -> Entry:
     ds = doc["dataset"]
     n_test = ds.get("n_test")
     track = doc.get("track")
-    return Entry(path=path, method=doc["method"]["name"], dataset=str(ds.get("name", "?")),
+    split = ds.get("split", "test")
+    name = str(ds.get("name", "?")) + ("" if split == "test" else f" [{split} split]")  # never ranked with test
+    return Entry(path=path, method=doc["method"]["name"], dataset=name,
                  dataset_sha256=str(ds.get("manifest_sha256", "?")), protocol_key=doc["protocol"]["key"],
                  protocol_version=doc["protocol"]["version"],
                  created=str(doc.get("provenance", {}).get("created_utc", "")),

@@ -106,6 +106,16 @@ def test_tracks_are_never_ranked_together(tmp_path):
     assert "inversion.tuned=w+G" in keys["A"] and keys["E"] == "source=meshes"
 
 
+def test_splits_are_never_ranked_together(tmp_path):
+    val = fake_result("Val", [0.01], [0.9])
+    val["dataset"]["split"] = "val"
+    write(tmp_path, "val.json", val)
+    write(tmp_path, "test.json", fake_result("Test", [0.2], [0.1]))
+    board = load_board(tmp_path)
+    assert len(board.groups()) == 2 and all(e.ranks["chamfer_l1"] == 1 for e in board.entries)
+    assert {e.dataset for e in board.entries} == {"toy", "toy [val split]"}
+
+
 def test_directions_come_from_the_metric_registry(tmp_path):
     """A file that declares a wrong direction (read first) does not flip the ranking."""
     bad = fake_result("A", [0.1], [0.9])
