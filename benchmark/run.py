@@ -119,6 +119,9 @@ def run_benchmark(model: Path, data: Path, out: Path, protocol: Protocol, pti: P
                          fid=inception_status(inception_weights), kid=inception_status(inception_weights),
                          id=id_status())
     inv_times = [r["info"]["invert_seconds"] for r in ok if "invert_seconds" in r["info"]]
+    warnings = []
+    if lpips_net is None and (description.get("inversion") or {}).get("loss") == "mse":
+        warnings.append(f"LPIPS unavailable ({lpips_info.get('reason')}): the inversion loss was MSE only")
     result = build_result(
         method={"name": method or f"{Path(model).stem}:{description.get('variant', description['kind'])}",
                 "source": "run", "details": {**description, "run_settings": asdict(settings),
@@ -127,6 +130,7 @@ def run_benchmark(model: Path, data: Path, out: Path, protocol: Protocol, pti: P
                  "split": split, "n_test": len(split_all)},
         protocol=protocol, rows=rows, image_metrics=image_metrics,
         track=run_track(settings.views, settings.seed, settings.mesh_resolution, description.get("inversion")),
+        warnings=warnings,
         provenance={**provenance(ds.checksum(), model_sha, time.perf_counter() - t0),
                     "invert_seconds_mean": float(np.mean(inv_times)) if inv_times else None})
     write_result(out, result)

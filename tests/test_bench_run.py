@@ -139,6 +139,9 @@ def test_geogen_adapter_inverts_an_untrained_tiny_generator(toy, tmp_path):
     row = out["samples"][0]
     assert row["info"]["final_loss_g"] is not None and row["info"]["invert_seconds"] > 0
     assert row["status"] == "ok", row["reason"]  # seeded untrained field: a surface in the GT box
+    mse_only = adapter.describe()["inversion"]["loss"] == "mse"  # the substitution is recorded in the result
+    assert [w for w in out["warnings"] if "MSE only" in w] == (out["warnings"] if mse_only else [])
+    assert bool(out["warnings"]) == mse_only
     # the kept inversion re-meshes to the very mesh that was scored
     from geogen.model.mesh import extract_mesh
     from geogen.training.checkpoint import build_generator, load_file
