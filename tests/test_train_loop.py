@@ -113,3 +113,29 @@ def test_beta_and_lambda_switch_during_training(data, tmp_path):
     assert [h["schedule/depth_weight"] for h in history] == [0.0, 0.0, 0.1, 0.1]
     assert history[0]["schedule/beta"] == history[1]["schedule/beta"] == beta0
     assert history[2]["schedule/beta"] != beta0 and t.G.field.log_beta.requires_grad
+
+
+def test_branching_the_ablation_at_the_switch_equals_training_it_from_scratch(data, tmp_path):
+    """geogen and geogen-nodepth train identically until the depth loss starts: a nodepth run
+    branched from geogen's snapshot there ends bit-identical to one trained from scratch."""
+    from geogen.training.run import branch_run
+
+    switch = [f"loss.depth_loss_start_kimg={kimg_of(2)}", f"loss.beta_fixed_kimg={kimg_of(2)}",
+              "snapshot_kimg=0.004", "reuse_fakes=true"]
+    run(data, tmp_path / "trunk", 2, "geogen", extra=switch)
+    trunk_snap = ckpt.find_latest(tmp_path / "trunk")
+    branch_run(trunk_snap, "geogen-nodepth", tmp_path / "branch")
+    run(data, tmp_path / "branch", 4, "geogen-nodepth", resume="auto", extra=switch)
+    run(data, tmp_path / "scratch", 4, "geogen-nodepth", extra=switch)
+    a = ckpt.load_file(ckpt.find_latest(tmp_path / "branch"), "snapshot")
+    b = ckpt.load_file(ckpt.find_latest(tmp_path / "scratch"), "snapshot")
+    assert a["progress"] == b["progress"] == {"step": 4, "nimg": 16}
+    assert a["train_config"]["variant"] == "geogen-nodepth" and a["train_config"]["loss"]["depth_loss_weight"] == 0
+    for k in ("G", "G_ema", "D"):
+        assert all(torch.equal(a[k][n], b[k][n]) for n in b[k]), k
+    # a geogen run that has used the depth loss, or a different model, cannot be branched
+    run(data, tmp_path / "trunk", 4, "geogen", resume="auto", extra=switch)
+    with pytest.raises(UserError, match="after the depth loss started"):
+        branch_run(ckpt.find_latest(tmp_path / "trunk"), "geogen-nodepth", tmp_path / "late")
+    with pytest.raises(UserError, match="models differ"):
+        branch_run(trunk_snap, "eg3d", tmp_path / "e")

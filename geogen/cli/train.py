@@ -32,6 +32,9 @@ def train_command(
     kimg: Optional[float] = typer.Option(None, help="train until this many thousand real images (default: preset)"),
     seed: Optional[int] = typer.Option(None, help="seed of every random choice (default 0)"),
     resume: Optional[str] = typer.Option(None, help="'auto' = continue from --out's latest snapshot, or a snapshot path"),
+    branch_from: Optional[Path] = typer.Option(None, help="start --out (empty) from another variant's snapshot "
+                                                         "taken before the variants differ (e.g. geogen-nodepth "
+                                                         "from geogen's snapshot at the switch kimg)"),
     set_: List[str] = typer.Option([], "--set", help="override a config field, e.g. --set loss.r1_gamma=2 "
                                                       "--set model.samples_coarse=24 --set snapshot_kimg=1 "
                                                       "(repeatable; type-checked)"),
@@ -42,12 +45,19 @@ def train_command(
     import torch
 
     from geogen.training.distributed import init_distributed, shutdown
-    from geogen.training.run import prepare_run, train
+    from geogen.training.run import branch_run, prepare_run, train
 
     if threads > 0:
         torch.set_num_threads(threads)
     ctx = init_distributed()
     try:
+        if branch_from is not None:
+            if resume is not None:
+                raise UserError("--branch-from starts a run; it cannot be combined with --resume")
+            if ctx.is_main:
+                branch_run(branch_from, variant, out)
+            ctx.barrier()
+            resume = "auto"
         cfg, model_cfg, snap = prepare_run(preset, variant, out, resume, kimg=kimg, seed=seed, overrides=set_)
         if snap is not None and ctx.is_main:
             print(f"resuming from {snap['_path']} at kimg {snap['progress']['nimg'] / 1000:.3f}")

@@ -32,6 +32,11 @@ class DistContext:
     def enabled(self) -> bool:
         return self.world > 1
 
+    def barrier(self) -> None:
+        """Wait for every rank (no-op in a single process)."""
+        if self.enabled:
+            torch.distributed.barrier()
+
 
 def init_distributed() -> DistContext:
     """Join the process group when launched by torchrun (gloo on CPU, nccl on CUDA); else single process."""

@@ -7,6 +7,7 @@ Only rank 0 writes files; every rank runs the same iterations on its shard of ea
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from .trainer import Trainer, TrainingDiverged
 from .visualize import depth_to_uint8, grid, image_to_uint8, orbit_labels, render_views, upscale_to
 
 MODEL_FILE = "geogen.pkl"
+STATS_FILE = "stats.jsonl"   # one JSON object of logged scalars per log step (appended; a resume may repeat steps)
 
 
 def resolve_resume(out_dir: Path, resume: str | None) -> Path | None:
@@ -41,6 +43,40 @@ def resolve_resume(out_dir: Path, resume: str | None) -> Path | None:
     if not path.is_file():
         raise UserError(f"--resume {resume}: no such snapshot file (use 'auto' for the latest in --out)")
     return path
+
+
+def branch_run(snapshot: str | Path, variant: str, out_dir: str | Path) -> Path:
+    """Start ``out_dir`` as a ``variant`` run from another variant's snapshot, taken while the two
+    variants still trained identically: same field and model overrides, and the depth loss (the
+    only difference between geogen and geogen-nodepth) not yet switched on. Saves a third of the
+    compute of a comparison (geogen and its ablation share the run up to the switch point N)."""
+    from geogen.model.config import VARIANT_REGISTRY
+
+    src = Path(snapshot)
+    if not src.is_file():
+        raise UserError(f"--branch-from {src}: no such snapshot file")
+    out_dir = Path(out_dir)
+    if ckpt.list_snapshots(out_dir):
+        raise UserError(f"{out_dir} already holds a training run; branch into an empty --out")
+    snap = ckpt.load_file(src, "snapshot")
+    cfg = TrainConfig.from_dict(snap["train_config"])
+    old, new = VARIANT_REGISTRY.get(cfg.variant), VARIANT_REGISTRY.get(variant)
+    kimg = snap["progress"]["nimg"] / 1000
+    if (old.field_kind, old.model_overrides) != (new.field_kind, new.model_overrides):
+        raise UserError(f"cannot branch {variant} from a {cfg.variant} snapshot: the models differ")
+    if old.depth_loss and cfg.loss.depth_loss_weight > 0 and kimg > cfg.loss.depth_loss_start_kimg:
+        raise UserError(f"{src} is at kimg {kimg:g}, after the depth loss started "
+                        f"({cfg.loss.depth_loss_start_kimg:g}); branch from a snapshot at or before it")
+    loss = dataclasses.replace(cfg.loss, **new.loss_overrides)
+    snap["train_config"] = dataclasses.replace(cfg, variant=variant, loss=loss).to_dict()
+    snap["model_config"] = {**snap["model_config"], "variant": variant}
+    snap["meta"] = {**snap.get("meta", {}), "variant": variant, "branched_from": str(src.resolve())}
+    ensure_writable_dir(out_dir)
+    name = ckpt.snapshot_name(kimg)
+    ckpt.save_file(out_dir / name, {k: v for k, v in snap.items() if k not in ("format", "format_version", "kind")},
+                   "snapshot")
+    ckpt.write_latest(out_dir, name)
+    return out_dir / name
 
 
 def prepare_run(preset: str, variant: str, out_dir: str | Path, resume: str | None = None,
@@ -108,6 +144,9 @@ class Run:
         if self.writer is not None and t.progress.step % max(t.cfg.log_steps, 1) == 0:
             for k, v in stats.items():
                 self.writer.add_scalar(k, v, t.progress.nimg)
+            # the same scalars as JSON lines, for scripts (diagnostics, reports) without TensorBoard
+            with open(self.out_dir / STATS_FILE, "a") as f:
+                f.write(json.dumps({"nimg": t.progress.nimg, "images_per_s": images_per_s, **stats}) + "\n")
             self.writer.add_scalar("progress/images_per_s", images_per_s, t.progress.nimg)
             self.writer.add_scalar("progress/kimg", t.progress.kimg, t.progress.nimg)
 
