@@ -16,6 +16,7 @@ from .evaluate import Prediction, evaluate
 from .protocol import Protocol
 from .provenance import provenance
 from .results import build_result, require_output_json, write_result
+from .splits import split_ids
 
 MESH_SUFFIXES = (".ply", ".obj")
 
@@ -29,8 +30,12 @@ def find_mesh(folder: Path, sample_id: str) -> Path | None:
 
 
 def score_meshes(meshes: Path, data: Path, method: str, out: Path, protocol: Protocol, limit: int | None = None,
-                 pictures: bool = True, progress: bool = True) -> dict:
-    """Score ``meshes/<id>.ply|obj`` for every test identity; missing files become failed rows."""
+                 pictures: bool = True, progress: bool = True, split: str = "test", kind: str = "method",
+                 details: dict | None = None) -> dict:
+    """Score ``meshes/<id>.ply|obj`` for every identity of ``split``; missing files become failed rows.
+
+    ``kind`` is ``"method"`` or ``"reference"`` (a baseline row, listed but never ranked; see
+    benchmark/baselines.py); ``details`` are recorded in ``method.details``."""
     out = require_output_json(out)
     meshes = Path(meshes)
     if not meshes.is_dir():
@@ -39,7 +44,8 @@ def score_meshes(meshes: Path, data: Path, method: str, out: Path, protocol: Pro
         raise UserError("--method must name the method (it labels the leaderboard row)")
     ds = Dataset(data)
     ds.require_gt(protocol.gt)
-    ids = ds.test_ids[:limit] if limit else ds.test_ids
+    split_all = split_ids(ds, split)
+    ids = split_all[:limit] if limit else split_all
     if not any(find_mesh(meshes, i) for i in ids):
         raise UserError(f"no mesh in {meshes} is named after a test identity (e.g. {ids[0]}.ply); "
                         "name files <id>.ply or <id>.obj")
@@ -58,9 +64,10 @@ def score_meshes(meshes: Path, data: Path, method: str, out: Path, protocol: Pro
 
     rows = evaluate(ids, produce, ds, protocol, out, fingerprint, pictures=pictures, progress=progress)
     result = build_result(
-        method={"name": method, "source": "score", "details": {"meshes": str(meshes.resolve())}},
+        method={"name": method, "source": "score", "kind": kind,
+                "details": {"meshes": str(meshes.resolve()), **(details or {})}},
         dataset={"name": ds.name, "path": str(ds.root.resolve()), "manifest_sha256": ds.checksum(),
-                 "split": "test", "n_test": len(ds.test_ids)},
+                 "split": split, "n_test": len(split_all)},
         protocol=protocol, rows=rows, image_metrics={},
         provenance=provenance(ds.checksum(), None, time.perf_counter() - t0))
     write_result(out, result)
