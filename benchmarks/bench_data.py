@@ -9,15 +9,18 @@ with 10 views on 2 cores. The machine may be shared: figures are pessimistic the
 
 from __future__ import annotations
 
-import argparse
 import os
-import tempfile
-import time
 
-import numpy as np
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy: its BLAS reads the thread count at import
 
-from dataset.build import BuildOptions, build_dataset
-from dataset.config import make_config
+import argparse  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from dataset.build import BuildOptions, build_dataset  # noqa: E402
+from dataset.config import make_config  # noqa: E402
 
 
 def bench(preset: str, identities: int, workers: int) -> dict:
@@ -40,7 +43,6 @@ def main() -> None:
     ap.add_argument("--identities", type=int, default=3)
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     rows = [bench(p, args.identities, args.workers) for p in args.presets]
     print(f"{'preset':7} {'res':>4} {'views':>5} {'mc':>4} {'ids':>3} {'wkr':>3} | seconds per identity: "
           f"{'build':>6} {'mesh':>6} {'render':>7} {'write':>6} {'total':>6} | {'wall s':>7} {'img/s':>6} {'cpu s/id':>8}")

@@ -1,7 +1,10 @@
 """Seconds per identity per reconstruction stage (sparse, dense, fusion, Poisson) at 128² and 256², 10 views.
 
 Scene: by default a synthetic textured sphere plus a textured plane with masks (no dataset needed);
-with ``--dataset D`` the first test identity of a dataset folder (resampled to each resolution).
+with ``--dataset D`` the first test identity of a dataset folder, resampled to each resolution. The
+``source`` column says whether a row is the dataset's own resolution or its renders resampled
+(an upsampled row times that many pixels, but its images hold only the dataset's detail: build
+the dataset at that resolution for a true figure).
 Run: ``.venv/bin/python benchmarks/bench_recon.py [--threads 1] [--preset tiny] [--dataset D]``.
 Timings on a shared CPU are pessimistic; the table says which device ran them.
 """
@@ -21,7 +24,7 @@ from reconstruction.scene import DEFAULT_BOUNDS, MVSScene, View, read_transforms
 from reconstruction.synthetic import Sphere, Square, make_scene
 
 
-def dataset_scene(dataset: str, resolution: int) -> MVSScene:
+def dataset_scene(dataset: str, resolution: int) -> tuple[MVSScene, str]:
     import json
     from pathlib import Path
 
@@ -40,7 +43,10 @@ def dataset_scene(dataset: str, resolution: int) -> MVSScene:
             mask = np.asarray(Image.fromarray(v.mask).resize((resolution, resolution), Image.NEAREST))
         cam = Camera(v.camera.c2w, v.camera.K_norm, resolution, resolution)
         views.append(View(v.name, np.asarray(img, np.float32) / 255, cam, mask))
-    return MVSScene(views, DEFAULT_BOUNDS)
+    native = scene.size[0]
+    source = "native" if native == resolution else (
+        f"{'up' if resolution > native else 'down'}sampled from {native}")
+    return MVSScene(views, DEFAULT_BOUNDS), source
 
 
 def main() -> None:
@@ -56,10 +62,11 @@ def main() -> None:
     print(f"device: {device}, torch threads: {args.threads}, preset: {args.preset}, views: {args.views}"
           f", scene: {'dataset ' + args.dataset if args.dataset else 'synthetic textured sphere + plane'}")
     print(f"{'res':>5} {'sparse s':>9} {'dense s':>8} {'fusion s':>9} {'poisson s':>10} {'total s':>8} "
-          f"{'fused pts':>10} {'faces':>8}")
+          f"{'fused pts':>10} {'faces':>8}  source")
     for res in [int(r) for r in args.resolutions.split(",")]:
+        source = "synthetic"
         if args.dataset:
-            scene = dataset_scene(args.dataset, res)
+            scene, source = dataset_scene(args.dataset, res)
         else:
             scene, _, _ = make_scene([Sphere(centre=(0.0, 0.05, 0.0), radius=0.25),
                                       Square(centre=(0.0, -0.2, -0.3), size=0.6)], n_views=args.views, resolution=res,
@@ -70,7 +77,7 @@ def main() -> None:
         total = time.perf_counter() - t0
         t = result.timings
         print(f"{res:>5} {t['sparse']:>9.1f} {t['dense']:>8.1f} {t['fusion']:>9.1f} {t['poisson']:>10.1f} "
-              f"{total:>8.1f} {result.stats['fused_points']:>10} {result.stats['mesh_faces']:>8}", flush=True)
+              f"{total:>8.1f} {result.stats['fused_points']:>10} {result.stats['mesh_faces']:>8}  {source}", flush=True)
 
 
 if __name__ == "__main__":
