@@ -161,7 +161,7 @@ def leaderboard(results: Path = typer.Option(..., help="folder searched recursiv
     board = load_board(results, all_protocols=all_protocols)
     for path, reason in board.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
-    if not board.entries:
+    if not board.entries and not board.shapes:
         raise UserError(f"no usable result file in {results} (see the skipped reasons above)")
     written = write_outputs(board, csv, md, png)
     print(f"{len(board.entries)} rows in {len(board.groups())} group(s); {len(board.skipped)} file(s) skipped; "
@@ -200,6 +200,50 @@ def baselines(data: Path = typer.Option(..., help="dataset folder (manifest.json
                             pictures=pictures, progress=progress)
     for name, result in results.items():
         _summary_line(result, out / f"{name}.json")
+
+
+@app.command()
+def shapes(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot) written by geogen-train"),
+           data: Path = typer.Option(..., help="dataset folder (its GT meshes are the reference shapes)"),
+           out: Path = typer.Option(Path("shapes.json"), help="result JSON (sample meshes kept in <out>.meshes/)"),
+           samples: Optional[int] = typer.Option(None, help="K sample meshes (default: size of the first split)"),
+           splits: str = typer.Option("test,train", help="reference splits, comma-separated; the first sets the "
+                                                         "distance scale"),
+           seed: int = typer.Option(0, help="first latent seed (sample i uses seed + i, as geogen-gen --seeds)"),
+           truncation: float = typer.Option(1.0, help="truncation ψ (1 = none)"),
+           mesh_resolution: int = typer.Option(128, help="marching-cubes grid resolution"),
+           method: Optional[str] = typer.Option(None, help="name shown on the leaderboard (default: model file name)"),
+           gt: str = typer.Option("exact", help=GT_HELP),
+           points: int = typer.Option(10_000, help="points sampled per shape"),
+           margin: float = typer.Option(0.05, help="crop margin around the union GT box (fraction of the scale)"),
+           sampling_seed: int = typer.Option(0, help="seed of the surface sampling"),
+           device: str = typer.Option("auto", help="torch device: auto (cuda if visible), cpu, cuda[:N]"),
+           threads: Optional[int] = typer.Option(None, help="torch CPU threads"),
+           progress: bool = typer.Option(True, help="show progress bars")) -> None:
+    """Shape-distribution metrics of generated samples: COV, MMD, 1-NNA against the GT meshes of
+    each split, under the protocol's Chamfer (docs/benchmark.md)."""
+    from .adapters import resolve_device
+    from .shapes import SampleSettings, ShapeProtocol, shape_metrics_for_model
+
+    if threads is not None:
+        if threads < 1:
+            raise UserError(f"--threads must be >= 1 (got {threads})")
+        import torch
+
+        torch.set_num_threads(threads)
+    names = tuple(s.strip() for s in splits.split(",") if s.strip())
+    if len(set(names)) != len(names):
+        raise UserError(f"--splits {splits!r} names a split twice")
+    doc = shape_metrics_for_model(
+        model, data, out, ShapeProtocol(gt=gt, n_points=points, crop_margin=margin, seed=sampling_seed),
+        SampleSettings(samples=samples, seed=seed, truncation=truncation, mesh_resolution=mesh_resolution),
+        splits=names, method=method, device=resolve_device(device), progress=progress)
+    for split, r in doc["results"].items():
+        nna = "–" if r["1-nna"] is None else f"{100 * r['1-nna']:.1f} %"
+        flag = "  MEMORISATION: samples are near-copies of reference shapes" if r["memorisation"] else ""
+        print(f"vs {split} ({r['n_reference']} shapes): COV {100 * r['cov']:.1f} %, MMD {r['mmd']:.4g}, "
+              f"1-NNA {nna}{flag}")
+    print(f"{doc['n_ok']}/{doc['n_samples']} sample meshes used → {out}")
 
 
 def main() -> None:

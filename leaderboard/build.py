@@ -18,6 +18,9 @@ from benchmark.protocol import PROTOCOL_VERSION
 from benchmark.results import RESULT_SCHEMA_VERSION, SAMPLE_SCHEMA, check_result, metric_range
 from benchmark.stats import MIN_N
 
+from .reference import reference_fields
+from .shapes import SHAPES_SCHEMA, shape_rows
+
 
 @dataclass
 class Entry:
@@ -38,12 +41,17 @@ class Entry:
     n_test: int | None = None  # test identities of the dataset
     schema_version: int = RESULT_SCHEMA_VERSION
     ranks: dict[str, int | None] = field(default_factory=dict)
+    kind: str = "method"  # "reference": a baseline row (benchmark/baselines.py), listed, never ranked
+    baseline: str | None = None  # which baseline a reference row is (e.g. "template-mean")
+    sample_values: dict[str, dict[str, float]] = field(default_factory=dict)  # id → metrics of ok samples
 
     @property
     def unranked(self) -> str | None:
         """Why this row is not ranked, or None. A method must not gain rank by failing on hard
         samples or by scoring a subset (``--limit``); schema-1 files were resumed without
         checking the dataset, so their numbers may come from another dataset."""
+        if self.kind == "reference":
+            return "reference row (not a method)"
         if self.schema_version < 2:
             return "schema 1 file (resume did not check the dataset; no track recorded): rescore to rank"
         if self.n_test is None:
@@ -71,6 +79,7 @@ class Board:
     directions: dict[str, bool]  # metric → higher_is_better (registry; else every file agreeing)
     ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # metric → value range
     notes: list[str] = field(default_factory=list)  # e.g. metrics left unranked (conflicting directions)
+    shapes: list[dict] = field(default_factory=list)  # shape-distribution results (leaderboard/shapes.py)
 
     def groups(self) -> dict[tuple[str, str, str, str], list[Entry]]:
         out: dict[tuple[str, str, str, str], list[Entry]] = {}
@@ -107,7 +116,7 @@ def _entry(path: Path, doc: dict) -> Entry:
                  n_ok=int(doc.get("n_ok", 0)), n_samples=int(doc.get("n_samples", 0)), means=means, ci=ci,
                  track_key=str(track["key"]) if isinstance(track, dict) and "key" in track else "?",
                  n_test=n_test if isinstance(n_test, int) and not isinstance(n_test, bool) else None,
-                 schema_version=int(doc["schema_version"]))
+                 schema_version=int(doc["schema_version"]), **reference_fields(doc))
 
 
 def load_board(results_dir: Path, all_protocols: bool = False) -> Board:
@@ -116,6 +125,7 @@ def load_board(results_dir: Path, all_protocols: bool = False) -> Board:
     entries: list[Entry] = []
     skipped: list[tuple[Path, str]] = []
     declared: dict[str, set[bool]] = {}
+    shape_docs: list[tuple[Path, dict]] = []
     for path in sorted(Path(results_dir).rglob("*.json")):
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
@@ -127,6 +137,9 @@ def load_board(results_dir: Path, all_protocols: bool = False) -> Board:
             continue
         if isinstance(doc, dict) and doc.get("schema") == SAMPLE_SCHEMA:
             continue  # per-sample resume record of a run, not a result
+        if isinstance(doc, dict) and doc.get("schema") == SHAPES_SCHEMA:
+            shape_docs.append((path, doc))  # shape-distribution metrics: their own section
+            continue
         reason = check_result(doc)
         if reason is None and doc["protocol"]["version"] != PROTOCOL_VERSION and not all_protocols:
             reason = (f"protocol {doc['protocol']['version']!r} is not the current {PROTOCOL_VERSION!r}; "
@@ -150,7 +163,7 @@ def load_board(results_dir: Path, all_protocols: bool = False) -> Board:
     for name in directions:
         r = metric_range(name)
         ranges[name] = (None, None) if r is None else tuple(None if math.isinf(v) else v for v in r)
-    board = Board(entries, skipped, directions, ranges, notes)
+    board = Board(entries, skipped, directions, ranges, notes, shapes=shape_rows(shape_docs, skipped))
     for group in board.groups().values():
         rank_group(group, directions)
     return board

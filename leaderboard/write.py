@@ -10,6 +10,8 @@ from pathlib import Path
 from geogen.common.atomic import atomic_path, atomic_write_text
 
 from .build import Board
+from .reference import TEMPLATE, display_groups, gain_lines, gain_over_template, template_for
+from .shapes import shapes_csv, shapes_csv_path, shapes_markdown
 from .cells import safe_cell
 
 ARROW = {True: "↑", False: "↓"}
@@ -34,14 +36,31 @@ def leaderboard_csv(board: Board) -> str:
               "unranked_reason"]
     for m in metrics:
         header += [f"{m} {ARROW[board.directions[m]]}", f"{m} ci95_low", f"{m} ci95_high", f"{m} rank"]
-    w.writerow([safe_cell(h) for h in header] + ["source"])
+    w.writerow([safe_cell(h) for h in header] + [safe_cell(h) for h in REFERENCE_COLUMNS] + ["source"])
     for e in board.entries:
         row = [e.method, e.dataset, e.dataset_sha256[:12], e.protocol_key, e.track_key, e.n_ok, e.n_samples,
                e.n_test, e.complete, e.unranked]
         for m in metrics:
             row += [e.means.get(m), *_ci(e, m), e.ranks.get(m)]
-        w.writerow([safe_cell(v) for v in row] + [safe_cell(str(e.path))])
+        w.writerow([safe_cell(v) for v in row] + [safe_cell(v) for v in reference_cells(board, e)]
+                   + [safe_cell(str(e.path))])
     return buf.getvalue()
+
+
+REFERENCE_COLUMNS = ("kind", f"chamfer_l1 gain vs {TEMPLATE}", "identity-specific geometry")
+REFERENCE_COLOUR = "tab:gray"
+
+
+def reference_cells(board: Board, e) -> list:
+    """``kind``; the fraction of template-mean's Chamfer the row removes (paired, see
+    leaderboard/reference.py); "yes"/"no" for a method below/not below the template."""
+    gain = gain_over_template(e, template_for(board, e))
+    verdict = None if gain is None or e.kind == "reference" else ("yes" if gain.recovered else "no")
+    return [e.kind, None if gain is None else gain.relative, verdict]
+
+
+def _md_line(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _md(text) -> str:
@@ -62,7 +81,7 @@ def leaderboard_markdown(board: Board) -> str:
     rank in bold; rows that are not ranked say why."""
     metrics = _metric_order(board)
     lines = ["# Leaderboard", ""]
-    for (dataset, sha, key, track), group in board.groups().items():
+    for (dataset, sha, key, track), group in display_groups(board).items():
         lines += [f"## {_md(dataset)} ({sha[:12]}), protocol `{key}`, track `{track}`", ""]
         lines.append("| method | n | ranked | " + " | ".join(f"{_md(m)} {ARROW[board.directions[m]]}" for m in metrics)
                      + " |")
@@ -70,8 +89,14 @@ def leaderboard_markdown(board: Board) -> str:
         for e in sorted(group, key=lambda e: (e.ranks.get(metrics[0]) or 10**9) if metrics else 0):
             n = f"{e.n_ok}/{e.n_samples}" + (f" of {e.n_test}" if e.n_test is not None and e.n_test != e.n_samples else "")
             status = "yes" if e.complete else f"no: {_md(e.unranked)}"
-            lines.append(f"| {_md(e.method)} | {n} | {status} | " + " | ".join(_cell(e, m) for m in metrics) + " |")
+            label = _md(e.method) + (" *(reference)*" if e.kind == "reference" else "")
+            lines.append(f"| {label} | {n} | {status} | " + " | ".join(_cell(e, m) for m in metrics) + " |")
         lines.append("")
+        gains = gain_lines(board, group)
+        if gains:
+            lines += [f"Against `{TEMPLATE}` (the mean training shape, the same mesh for every identity):", "",
+                      *[_md_line(g) for g in gains], ""]
+    lines += shapes_markdown(board.shapes)
     if board.notes:
         lines += ["## Notes", ""] + [f"- {_md(n)}" for n in board.notes] + [""]
     if board.skipped:
@@ -82,7 +107,7 @@ def leaderboard_markdown(board: Board) -> str:
 def png_paths(board: Board, path: Path) -> list[Path]:
     """One chart per (dataset, protocol, track) group, so bars of different protocols never share an
     axis: ``path`` itself for one group, else ``<stem>-g1.png``, ``<stem>-g2.png``, …"""
-    n = len(board.groups())
+    n = len(display_groups(board))
     path = Path(path)
     return [path] if n == 1 else [path.with_name(f"{path.stem}-g{i + 1}{path.suffix}") for i in range(n)]
 
@@ -109,15 +134,18 @@ def leaderboard_png(board: Board, path: Path) -> list[Path]:
 
     metrics = _metric_order(board)
     written = []
-    for target, ((dataset, sha, key, track), entries) in zip(png_paths(board, path), board.groups().items()):
-        labels = [e.method if e.complete else f"{e.method} (unranked)" for e in entries]
+    for target, ((dataset, sha, key, track), entries) in zip(png_paths(board, path), display_groups(board).items()):
+        labels = [e.method if e.complete else f"{e.method} ({'reference' if e.kind == 'reference' else 'unranked'})"
+                  for e in entries]
         ncols = min(3, max(1, len(metrics)))
         nrows = max(1, -(-len(metrics) // ncols))
         fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, (0.35 * len(entries) + 1.4) * nrows),
                                  squeeze=False)
         for ax, m in zip(axes.flat, metrics):
             vals, errs = bars(entries, m)
-            ax.barh(range(len(entries)), vals, xerr=errs, color="tab:blue" if board.directions[m] else "tab:orange")
+            colour = "tab:blue" if board.directions[m] else "tab:orange"
+            ax.barh(range(len(entries)), vals, xerr=errs,
+                    color=[REFERENCE_COLOUR if e.kind == "reference" else colour for e in entries])
             low, high = board.ranges.get(m, (None, None))
             if low is not None:
                 ax.set_xlim(left=low)
@@ -145,6 +173,9 @@ def write_outputs(board: Board, csv_path: Path | None, md_path: Path | None, png
     if csv_path:
         atomic_write_text(csv_path, leaderboard_csv(board))
         written.append(Path(csv_path))
+        if board.shapes:  # shape-distribution metrics: their own table beside the leaderboard
+            atomic_write_text(shapes_csv_path(csv_path), shapes_csv(board.shapes))
+            written.append(shapes_csv_path(csv_path))
     if md_path:
         atomic_write_text(md_path, leaderboard_markdown(board))
         written.append(Path(md_path))

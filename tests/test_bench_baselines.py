@@ -1,6 +1,9 @@
 """Reference rows (`geogen-bench baselines`): mean shape, nearest-reference oracle, copy-other."""
 
+import csv
+import io
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -111,8 +114,6 @@ def test_baselines_resume_and_rebuild_when_the_reference_changes(toy, tmp_path):
 def test_reference_and_scored_splits_are_parameters(toy, tmp_path):
     """A later validation split works as either side; the scored split names the result's split."""
     data = tmp_path / "D"
-    import shutil
-
     shutil.copytree(toy, data)
     manifest = read_json(data / "manifest.json")
     manifest["split"] = {"train": ["000000", "000001"], "val": ["000002"], "test": ["000003", "000004"]}
@@ -147,3 +148,55 @@ def test_cli_writes_result_files(toy, tmp_path):
     assert json.loads((tmp_path / "r/copy-other.json").read_text())["method"]["kind"] == "reference"
     r = bench("baselines", "--data", toy, "--out", tmp_path / "r.json")
     assert r.returncode == 2 and "must be a folder" in r.stderr
+
+
+def fake(method, chamfer, kind="method", baseline=None, track=None, ids=None):
+    """A result file: one ok row per value of chamfer_l1 (other metrics 0.5)."""
+    from benchmark.metrics import METRICS
+    from benchmark.results import build_result
+
+    rows = []
+    for sid, c in zip(ids or [f"{k:06d}" for k in range(len(chamfer))], chamfer):
+        m = {n: 0.5 for n in METRICS.names()}
+        m["chamfer_l1"] = c
+        rows.append({"id": sid, "status": "ok", "reason": None, "metrics": m, "diagnostics": {}, "info": {}})
+    details = {"baseline": baseline} if baseline else {}
+    return build_result({"name": method, "source": "score", "kind": kind, "details": details},
+                        {"name": "toy", "manifest_sha256": "ab" * 32, "n_test": 5, "split": "test"}, FAST, rows, {},
+                        {"created_utc": "2026-01-01T00:00:00Z"}, track=track)
+
+
+def test_leaderboard_lists_reference_rows_unranked_with_each_methods_gain(tmp_path):
+    from leaderboard.build import load_board
+    from leaderboard.write import leaderboard_csv, leaderboard_markdown, leaderboard_png
+
+    five = [0.010, 0.012, 0.008, 0.011, 0.009]  # template mean 0.010
+    atomic_write_json(tmp_path / "t.json", fake("template-mean", five, "reference", "template-mean"))
+    atomic_write_json(tmp_path / "o.json", fake("oracle-nearest-train", [v / 2 for v in five], "reference",
+                                                "oracle-nearest"))
+    atomic_write_json(tmp_path / "good.json", fake("good", [v * 0.75 for v in five]))
+    atomic_write_json(tmp_path / "bad.json", fake("bad", [v * 2 for v in five]))
+    run_track = {"source": "run", "views": 1}
+    atomic_write_json(tmp_path / "run.json", fake("inverted", [0.004, 0.030], track=run_track,
+                                                  ids=["000000", "000001"]))  # a --limit 2 run of another track
+    board = load_board(tmp_path)
+    rank = {e.method: e.ranks["chamfer_l1"] for e in board.entries}
+    assert rank["good"] == 1 and rank["bad"] == 2  # the oracle (better than both) takes no rank
+    assert rank["template-mean"] is None and rank["oracle-nearest-train"] is None
+
+    rows = {r["method"]: r for r in csv.DictReader(io.StringIO(leaderboard_csv(board)))}
+    assert rows["oracle-nearest-train"]["kind"] == "reference" and rows["good"]["kind"] == "method"
+    assert float(rows["good"]["chamfer_l1 gain vs template-mean"]) == pytest.approx(0.25)
+    assert float(rows["bad"]["chamfer_l1 gain vs template-mean"]) == pytest.approx(-1.0)
+    assert rows["good"]["identity-specific geometry"] == "yes" and rows["bad"]["identity-specific geometry"] == "no"
+    # paired: the 2-identity run is compared on its own identities (template 0.010, 0.012 → 0.011)
+    assert float(rows["inverted"]["chamfer_l1 gain vs template-mean"]) == pytest.approx((0.011 - 0.017) / 0.011)
+
+    md = leaderboard_markdown(board)
+    assert "bad: chamfer_l1 0.02 vs template-mean 0.01 on the 5 identities both scored, 100% worse, not below " \
+           "template-mean: it has recovered no identity-specific geometry." in md
+    assert "good: chamfer_l1 0.0075 vs template-mean 0.01" in md and "25% of the template's error removed" in md
+    assert md.count("has recovered no identity-specific geometry") == 2  # bad and inverted, never the good one
+    assert md.count("| template-mean *(reference)* |") == 2  # shown beside the methods of both tracks
+    written = leaderboard_png(board, tmp_path / "lb.png")
+    assert len(written) == 2 and all(p.read_bytes()[:4] == b"\x89PNG" for p in written)
