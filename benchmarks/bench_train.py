@@ -1,14 +1,21 @@
-"""Training speed and memory on CPU: images/s of the G step, D step, lazy R1 and a full iteration,
-peak RSS, and mesh-extraction time, for the tiny and small presets.
+"""Training speed and memory on CPU: images/s of full training iterations (min / median), the lazy
+R1 step, peak RSS and optionally mesh-extraction time, per preset and variant; optionally the same
+measurement on an older commit, alternating, with the new/old ratio.
 
-    .venv/bin/python benchmarks/bench_train.py [--presets tiny small] [--threads 2] [--iters 5] [--data D]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_train.py --preset eg3d-matched --variants eg3d geogen
+    .venv/bin/python benchmarks/bench_train.py --preset eg3d-matched tiny --old 10e816d --rounds 3
 
-Each preset runs in its own subprocess so its peak RSS is its own. Without ``--data`` a stand-in
-dataset of spheres at the preset's resolution is written to a temporary folder (speed does not
-depend on image content). "full iteration" is the mean of ``Trainer.train_step`` over iterations
-without R1 plus the R1 step amortised over its interval (EG3D's lazy regularisation), i.e. the
-long-run average. Timings are wall-clock minima/means on whatever else the machine is doing:
-on a shared machine they are pessimistic.
+Presets: the package's ``tiny`` / ``small`` and ``eg3d-matched`` (issue 14's side-by-side
+settings with EG3D's code, see ``train_presets.py``). Each measurement runs in its own
+subprocess so its peak RSS is its own. A stand-in dataset of spheres is written to a temporary
+folder (speed does not depend on image content). One "full iteration" is ``Trainer.train_step``
+without R1 plus the R1 step divided by its interval (EG3D's lazy regularisation), i.e. the
+long-run average; img/s is given as the minimum and the median over the timed iterations.
+
+``--old REF`` checks REF out into a temporary git worktree and runs the *same* measurement code
+against that tree's ``geogen`` package (PYTHONPATH), alternating old and new processes round by
+round so machine noise hits both; the load average is printed beside every measurement. Wall
+clock on a shared machine is pessimistic; compare ratios measured in one run.
 """
 
 from __future__ import annotations
@@ -17,78 +24,111 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-def _mean_time(fn, iters: int) -> float:
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return sum(times) / len(times)
+from train_presets import BENCH_PRESETS, configs  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
 
 
-def measure(preset: str, variant: str, iters: int, data: str | None, mesh_grids: list[int]) -> dict:
-    """Run in a fresh process: time the phases of one preset and report peak RSS."""
+def _load() -> str:
+    return open("/proc/loadavg").read().split()[0]
+
+
+def measure(preset: str, variant: str, iters: int, mesh_grids: list[int], compile_mode: str | None) -> dict:
+    """Run in a fresh process: time full iterations of one preset/variant and report peak RSS."""
     import torch
 
-    from geogen.model.config import model_config
+    import geogen
     from geogen.model.mesh import extract_mesh
-    from geogen.training.config import train_config
     from geogen.training.data import ImageLabelDataset
     from geogen.training.synthetic import write_fake_dataset
     from geogen.training.trainer import Trainer
 
-    mcfg = model_config(preset, variant)
-    cfg = train_config(preset, variant)
-    tmp = None
-    if data is None:
-        tmp = tempfile.TemporaryDirectory()
-        data = str(write_fake_dataset(tmp.name, identities=4, views=4, resolution=mcfg.image_resolution))
+    mcfg, cfg = configs(preset, variant)
+    tmp = tempfile.TemporaryDirectory()
+    data = write_fake_dataset(tmp.name, identities=4, views=4, resolution=mcfg.image_resolution)
     trainer = Trainer(cfg, mcfg, ImageLabelDataset(data, mcfg.image_resolution, xflip=True))
     B = cfg.loss.batch_size
-    trainer.train_step()  # warm-up (includes the R1 step of iteration 0)
-    sched = trainer.schedule()
+    start = time.perf_counter()
+    trainer.train_step()  # warm-up (includes the R1 step of iteration 0 and any compilation)
+    t_first = time.perf_counter() - start
     images, labels = trainer._next_batch()
-    t_g = _mean_time(lambda: trainer.g_step(sched), iters)
-    t_d = _mean_time(lambda: trainer.d_step(images, labels, sched), iters)
-    t_r1 = _mean_time(lambda: trainer.r1_step(images, labels, sched), max(1, iters // 2))
+    start, start_cpu = time.perf_counter(), time.process_time()
+    trainer.r1_step(images, labels, trainer.schedule())
+    t_r1, c_r1 = time.perf_counter() - start, time.process_time() - start_cpu
     interval = cfg.loss.r1_interval
-    steps = []
+    steps, cpu = [], []
     for _ in range(iters):
         if trainer.progress.step % interval == 0:  # keep R1 out of these; it is added amortised below
             trainer.progress.step += 1
-        steps.append(_mean_time(trainer.train_step, 1))
-    t_full = sum(steps) / len(steps) + t_r1 / interval
-    row = {"preset": preset, "variant": variant, "batch": B, "out": mcfg.image_resolution,
-           "neural": mcfg.neural_resolution, "samples": f"{mcfg.samples_coarse}+{mcfg.samples_fine}",
-           "G_img_s": B / t_g, "D_img_s": B / t_d, "R1_s": t_r1, "full_img_s": B / t_full, "full_s": t_full}
-    G, ws = trainer.G_ema, None
+        start, start_cpu = time.perf_counter(), time.process_time()
+        trainer.train_step()
+        steps.append(time.perf_counter() - start + t_r1 / interval)
+        cpu.append(time.process_time() - start_cpu + c_r1 / interval)
+    row = {"preset": preset, "variant": variant, "batch": B, "geogen": str(Path(geogen.__file__).parents[1]), "first_s": t_first, "r1_s": t_r1,
+           "img_s": [B / t for t in steps], "cpu_img_s": [B / t for t in cpu]}
     with torch.no_grad():
-        ws = G.mapping(torch.randn(1, mcfg.z_dim), trainer.gen_labels[:1])
+        ws = trainer.G_ema.mapping(torch.randn(1, mcfg.z_dim), trainer.gen_labels[:1])
         for res in mesh_grids:
             start = time.perf_counter()
-            extract_mesh(G, ws, resolution=res)
+            extract_mesh(trainer.G_ema, ws, resolution=res)
             row[f"mesh{res}_s"] = time.perf_counter() - start
     row["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
-    if tmp is not None:
-        tmp.cleanup()
+    tmp.cleanup()
     return row
+
+
+def old_tree(ref: str) -> Path:
+    """A git worktree of ``ref`` under the temporary folder (created once, reused)."""
+    sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", ref], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    path = Path(tempfile.gettempdir()) / f"geogen-bench-{sha}"
+    if not path.exists():
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(path), sha], check=True,
+                       capture_output=True)
+    return path
+
+
+def run_worker(tree: Path, preset: str, variant: str, args) -> dict | None:
+    cmd = [sys.executable, __file__, "--worker", preset, "--variants", variant, "--threads", str(args.threads),
+           "--iters", str(args.iters), "--mesh-grids", *map(str, args.mesh_grids)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(tree)}
+    load_before = _load()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tree)
+    if proc.returncode != 0:
+        print(f"{preset}/{variant} in {tree}: failed\n{proc.stderr[-3000:]}", file=sys.stderr)
+        return None
+    row = json.loads(proc.stdout.strip().splitlines()[-1])
+    row["load"] = f"{load_before}→{_load()}"
+    return row
+
+
+def _fmt_row(code: str, r: dict, mesh_cols: list[str]) -> str:
+    v = r["img_s"]
+    cells = [code, r["preset"], r["variant"], str(r["batch"]), f"{min(v):.2f} / {statistics.median(v):.2f}",
+             f"{r['r1_s']:.2f}", f"{r['first_s']:.1f}", *[f"{r[c]:.1f}" for c in mesh_cols],
+             f"{r['peak_rss_gb']:.2f}", r["load"]]
+    return "| " + " | ".join(cells) + " |"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--presets", nargs="+", default=["tiny", "small"])
-    ap.add_argument("--variant", default="geogen")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--iters", type=int, default=5)
-    ap.add_argument("--data", default=None, help="dataset folder (default: stand-in spheres)")
-    ap.add_argument("--mesh-grids", type=int, nargs="*", default=[128, 256])
+    ap.add_argument("--presets", "--preset", nargs="+", default=["tiny"], choices=BENCH_PRESETS)
+    ap.add_argument("--variants", "--variant", nargs="+", default=["eg3d", "geogen"])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--iters", type=int, default=4, help="timed iterations per process")
+    ap.add_argument("--rounds", type=int, default=1, help="processes per preset/variant (and per tree)")
+    ap.add_argument("--old", default=None, help="git ref to compare against (alternating old/new processes)")
+    ap.add_argument("--mesh-grids", type=int, nargs="*", default=[])
+    ap.add_argument("--compile", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -96,33 +136,46 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-        print(json.dumps(measure(args.worker, args.variant, args.iters, args.data, args.mesh_grids)))
+        print(json.dumps(measure(args.worker, args.variants[0], args.iters, args.mesh_grids, args.compile)))
         return
 
-    rows = []
-    for preset in args.presets:
-        cmd = [sys.executable, __file__, "--worker", preset, "--variant", args.variant, "--threads",
-               str(args.threads), "--iters", str(args.iters), "--mesh-grids", *map(str, args.mesh_grids)]
-        if args.data:
-            cmd += ["--data", args.data]
-        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        if proc.returncode != 0:
-            print(f"{preset}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
-            continue
-        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-
-    load = os.getloadavg()[0]
-    print(f"# bench_train: variant {args.variant}, {args.threads} threads, {os.cpu_count()} CPUs, "
-          f"load average {load:.1f} at the end (other work on the machine slows these numbers)")
+    trees = [("new", REPO)] + ([("old", old_tree(args.old))] if args.old else [])
+    results: dict[tuple, list[dict]] = {}
     mesh_cols = [f"mesh{r}_s" for r in args.mesh_grids]
-    header = ["preset", "batch", "out", "neural", "samples", "G_img_s", "D_img_s", "R1_s", "full_img_s",
-              *mesh_cols, "peak_rss_gb"]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for r in rows:
-        cells = [f"{r[h]:.2f}" if isinstance(r[h], float) else str(r[h]) for h in header]
-        print("| " + " | ".join(cells) + " |")
+    print(f"# bench_train: {args.threads} thread(s), {os.cpu_count()} CPUs, {args.iters} iterations × "
+          f"{args.rounds} round(s) per process kind" + (f"; old = {args.old}" if args.old else ""))
+    print("| code | preset | variant | batch | full iteration img/s (min / median) | R1 step s | first iteration s | "
+          + "".join(f"{c} | " for c in mesh_cols) + "peak RSS GB | load (1 min, before→after) |")
+    print("|" + "---|" * (10 + len(mesh_cols)))
+    for rnd in range(args.rounds):
+        for preset in args.presets:
+            for variant in args.variants:
+                order = trees if rnd % 2 == 0 else trees[::-1]
+                for code, tree in order:
+                    row = run_worker(tree, preset, variant, args)
+                    if row is None:
+                        continue
+                    results.setdefault((code, preset, variant), []).append(row)
+                    print(_fmt_row(code, row, mesh_cols), flush=True)
+    print("\n| preset | variant | code | img/s min / median (all rounds) | peak RSS GB |"
+          + (" new/old median | new/old min |" if args.old else ""))
+    print("|---|---|---|---|---|" + ("---|---|" if args.old else ""))
+    for preset in args.presets:
+        for variant in args.variants:
+            stats = {}
+            for code, _ in trees:
+                rows = results.get((code, preset, variant), [])
+                if rows:
+                    v = [x for r in rows for x in r["img_s"]]
+                    stats[code] = (min(v), statistics.median(v), max(r["peak_rss_gb"] for r in rows))
+            for code, (lo, med, rss) in stats.items():
+                line = f"| {preset} | {variant} | {code} | {lo:.2f} / {med:.2f} | {rss:.2f} |"
+                if args.old and code == "new" and "old" in stats:
+                    line += f" {med / stats['old'][1]:.2f} | {lo / stats['old'][0]:.2f} |"
+                elif args.old:
+                    line += " | |"
+                print(line)
+    print(f"# load average at the end: {open('/proc/loadavg').read().strip()}")
 
 
 if __name__ == "__main__":

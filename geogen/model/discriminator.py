@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
-from .layers import Conv2dLayer, FullyConnected, normalize_2nd_moment
+from .layers import Conv2dLayer, FullyConnected, normalize_2nd_moment, to_layout
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -81,9 +81,10 @@ class CameraMapping(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, channels_last: bool = True):
         super().__init__()
         self.cfg = cfg
+        self.channels_last = channels_last   # NHWC activations: same values, faster CPU convolutions
         res = cfg.image_resolution
         resolutions = [2 ** i for i in range(int(np.log2(res)), 2, -1)]   # res, res/2, ..., 8
         ch = lambda r: min(cfg.d_channel_base // r, cfg.d_channel_max)    # noqa: E731
@@ -106,7 +107,7 @@ class Discriminator(nn.Module):
         x = torch.cat([image, raw], dim=1)
         if blur_sigma > 0:
             x = gaussian_blur(x, blur_sigma)
-        x = self.from_rgb(x)
+        x = self.from_rgb(to_layout(x, self.channels_last))
         for block in self.blocks:
             x = block(x)
         x = self.conv(self.mbstd(x))

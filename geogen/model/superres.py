@@ -2,7 +2,8 @@
 
 Each 2x stage is two modulated 3x3 convolutions (the first after bilinear upsampling) and a
 toRGB added to the upsampled RGB (skip architecture); all layers use the last w. A non power of
-two ratio is bridged by a bilinear resize before the last stage.
+two ratio is bridged by a bilinear resize before the last stage. Activations are channels-last
+(NHWC) unless ``channels_last=False`` (same values; faster CPU convolutions).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import SynthesisLayer, ToRGB
+from .layers import SynthesisLayer, ToRGB, to_layout
 
 
 class SuperResolution(nn.Module):
-    def __init__(self, in_channels: int, channels: int, w_dim: int, neural_resolution: int, image_resolution: int):
+    def __init__(self, in_channels: int, channels: int, w_dim: int, neural_resolution: int, image_resolution: int,
+                 channels_last: bool = True):
         super().__init__()
+        self.channels_last = channels_last
         self.neural_resolution, self.image_resolution = neural_resolution, image_resolution
         n_stages = max(0, math.ceil(math.log2(image_resolution / neural_resolution) - 1e-9))
         self.stages = nn.ModuleList()
@@ -34,11 +37,12 @@ class SuperResolution(nn.Module):
 
     def forward(self, rgb: torch.Tensor, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
         """rgb (B,3,h,w) and features x (B,F,h,w), both in [-1, 1]; w (B, w_dim) → image (B,3,H,W)."""
+        rgb, x = to_layout(rgb, self.channels_last), to_layout(x, self.channels_last)
         for stage in self.stages:
             size = stage["conv0"].resolution
             rgb = F.interpolate(rgb, size=(size, size), mode="bilinear", align_corners=False)
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
             x = stage["conv0"](x, w, noise_mode=noise_mode)
             x = stage["conv1"](x, w, noise_mode=noise_mode)
-            rgb = rgb + stage["torgb"](x, w)
+            rgb = stage["torgb"](x, w).add_(rgb)
         return rgb
