@@ -41,15 +41,20 @@ CSV_COLUMNS = ["id", "status", "reason", "chamfer_l1", "fscore@0.01", "fscore@0.
 
 def _identity_ids(dataset_dir: Path, ids, all_ids: bool) -> list[str]:
     manifest = read_json(dataset_dir / "manifest.json", "dataset manifest")
-    split = manifest.get("split", {})
-    known = sorted(set(split.get("train", [])) | set(split.get("test", [])))
+    split = manifest.get("split", {}) if isinstance(manifest, dict) else {}
+    split = split if isinstance(split, dict) else {}
+    known = sorted({str(i) for name in ("train", "val", "test") for i in split.get(name, []) or []})
+    for i in known:  # ids become file names (records, meshes): no path may hide in one
+        if Path(i).name != i or i in (".", ".."):
+            raise UserError(f"{dataset_dir}/manifest.json: split entry {i!r} is not a plain identity name; "
+                            "rebuild the dataset")
     if ids:
         ids = [str(i).zfill(6) if str(i).isdigit() else str(i) for i in ids]
         unknown = [i for i in ids if i not in known]
         if unknown:
             raise UserError(f"identities {', '.join(unknown)} are not in {dataset_dir}/manifest.json")
         return ids
-    return known if all_ids else sorted(split.get("test", []))
+    return known if all_ids else sorted(str(i) for i in split.get("test", []) or [])
 
 
 def _dataset_config(root: Path):

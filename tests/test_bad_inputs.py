@@ -229,3 +229,17 @@ def test_merge_refuses_a_shard_record_naming_files_outside(tmp_path, monkeypatch
     with pytest.raises(UserError, match="outside the dataset folder"):
         build_mod.merge(tmp_path / "D", [shard])
     assert _tree(tmp_path / "D") == []
+
+
+def test_pseudo_gt_refuses_split_ids_that_are_paths(toy, tmp_path):
+    """Split ids become record and mesh file names: "../../x" must not write outside the dataset."""
+    from reconstruction.pseudo_gt import build_for_dataset
+
+    d = tmp_path / "D"
+    shutil.copytree(toy, d)
+    man = read_json(d / "manifest.json")
+    man["split"]["test"] = ["../../escaped"]
+    atomic_write_json(d / "manifest.json", man)
+    with pytest.raises(UserError, match="not a plain identity name"):
+        build_for_dataset(d, log=lambda m: None)
+    assert not (tmp_path / "escaped.json").exists() and not (d / "meshes" / "pseudo_gt").exists()
