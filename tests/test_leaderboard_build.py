@@ -274,3 +274,33 @@ def test_frozen_schema_1_result_still_loads_but_is_not_ranked(tmp_path):
     old = next(e for e in board.entries if e.method == "frozen-v1")
     assert old.means["chamfer_l1"] == pytest.approx(0.1316) and old.ranks["chamfer_l1"] is None
     assert "schema 1" in old.unranked and len(board.groups()) == 2
+
+
+# A result file of schema 2 as written on 2026-12-02 (trimmed to two metrics and 5 samples).
+# Files already published must keep loading: do not edit, add new ones.
+FROZEN_V2 = """{"schema": "geogen-bench-result", "schema_version": 2,
+ "method": {"name": "frozen-v2", "source": "run", "details": {}},
+ "dataset": {"name": "toy", "path": "/x", "manifest_sha256": "3c59d87fe06f", "split": "test", "n_test": 5},
+ "protocol": {"version": "geogen-geom-1", "gt": "exact", "normalisation": "gt-bbox", "crop_margin": 0.05,
+              "n_points": 20000, "emd_points": 512, "seed": 0,
+              "key": "geogen-geom-1|gt=exact|N=20000|M=512|margin=0.05|seed=0"},
+ "track": {"source": "run", "views": 1, "view_seed": 0, "mesh_resolution": 128, "inversion": "none",
+           "key": "inversion=none|mesh_resolution=128|source=run|view_seed=0|views=1"},
+ "metrics": {"chamfer_l1": {"higher_is_better": false, "formula": "...", "range": [0.0, null]},
+             "fscore@0.01": {"higher_is_better": true, "formula": "...", "range": [0.0, 1.0]}},
+ "summary": {"chamfer_l1": {"mean": 0.0164, "std": 0.004, "ci95_low": 0.0114, "ci95_high": 0.0199, "n": 5,
+                            "interval": "bootstrap-percentile"},
+             "fscore@0.01": {"mean": 0.44, "std": 0.2, "ci95_low": 0.287, "ci95_high": 0.669, "n": 5,
+                             "interval": "bootstrap-percentile"}},
+ "ci_method": "...", "image_metrics": {}, "warnings": [],
+ "n_samples": 5, "n_ok": 5, "n_failed": 0, "samples": [],
+ "provenance": {"created_utc": "2026-12-02T00:30:00Z", "git_commit": null}}"""
+
+
+def test_frozen_schema_2_result_loads_and_ranks(tmp_path):
+    (tmp_path / "frozen.json").write_text(FROZEN_V2)
+    board = load_board(tmp_path)
+    assert not board.skipped and [e.method for e in board.entries] == ["frozen-v2"]
+    e = board.entries[0]
+    assert e.complete and e.ranks == {"chamfer_l1": 1, "fscore@0.01": 1}
+    assert e.ci["chamfer_l1"] == (0.0114, 0.0199) and e.track_key.startswith("inversion=none")
