@@ -60,6 +60,7 @@ class Protocol:
 
 
 def _flat(prefix: str, value) -> list[str]:
+    """``prefix=value`` strings of a nested dict (keys joined with '.', sorted; floats as %g)."""
     if isinstance(value, dict):
         return [part for k in sorted(value) for part in _flat(f"{prefix}.{k}" if prefix else str(k), value[k])]
     if isinstance(value, float):
