@@ -53,7 +53,7 @@ def check_field_types(obj) -> None:
         value = getattr(obj, f.name)
         wrong_bool = isinstance(value, bool) and f.type not in ("bool",)
         if wrong_bool or not isinstance(value, accepted):
-            raise UserError(f"{type(obj).__name__}.{f.name} must be a {f.type}, got {value!r} "
+            raise UserError(f"{type(obj).__name__}.{f.name} must be of type {f.type}, got {value!r} "
                             f"({type(value).__name__})")
         if f.type.startswith("float") and isinstance(value, int):
             setattr(obj, f.name, float(value))
