@@ -18,7 +18,7 @@ import hashlib
 import json
 import shutil
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from tqdm import tqdm
 from geogen.common.atomic import atomic_path, atomic_write_text, ensure_writable_dir, sha256_file
 from geogen.common.errors import UserError
 from geogen.common.meshio import load_mesh, save_ply
+from geogen.common.seeding import rng_for
 
 from .data import Dataset
 from .metrics import score_pair
@@ -51,6 +52,11 @@ class BaselineSettings:
     """Marching-cubes cells along the longest side of the reference meshes' union box."""
     copy_id: str | None = None
     """Identity copied by ``copy-other`` (default: the reference split's first identity)."""
+    oracle_shortlist: int | None = 8
+    """``oracle-nearest``: only the k references nearest by a 2,000-point Chamfer get the protocol's
+    (None: all of them; exact, but |scored| × |reference| full scorings)."""
+    template_max_reference: int = 256
+    """``template-mean``: at most this many reference meshes (a seeded subset of a larger split)."""
 
 
 def baseline_name(kind: str, reference_split: str) -> str:
@@ -116,16 +122,29 @@ def mean_shape(meshes: list[trimesh.Trimesh], resolution: int = 128) -> tuple[np
                         "they share no inside (are they in one world frame?)") from None
 
 
+def _chamfer(mesh: trimesh.Trimesh, gt: trimesh.Trimesh, protocol: Protocol, target_id: str) -> float:
+    try:
+        return score_pair(mesh, gt, protocol, target_id, metrics=["chamfer_l1"])["chamfer_l1"]
+    except UserError:  # no surface inside the GT box: not a candidate
+        return float("inf")
+
+
 def nearest_reference(target_id: str, gt: trimesh.Trimesh, references: dict[str, trimesh.Trimesh],
-                      protocol: Protocol) -> tuple[str, dict[str, float]]:
+                      protocol: Protocol, shortlist: int | None = None,
+                      screen_points: int = 2_000) -> tuple[str, dict[str, float]]:
     """The reference id whose mesh, scored as a prediction of ``gt``, has the lowest protocol
-    Chamfer (ties: the first id in order), and every candidate's Chamfer."""
-    scores = {}
-    for rid, mesh in references.items():
-        try:
-            scores[rid] = score_pair(mesh, gt, protocol, target_id, metrics=["chamfer_l1"])["chamfer_l1"]
-        except UserError:  # no surface inside the GT box: not a candidate
-            scores[rid] = float("inf")
+    Chamfer (ties: the first id in order), and the protocol Chamfer of every candidate scored.
+
+    With ``shortlist`` k smaller than the number of references, the candidates are first screened
+    by the same Chamfer on ``screen_points`` points per surface and only the k best get the
+    protocol's; otherwise every reference gets it (exact)."""
+    ids = list(references)
+    if shortlist is not None and shortlist < len(ids):
+        coarse = replace(protocol, n_points=max(100, screen_points), emd_points=2)
+        screen = {rid: _chamfer(references[rid], gt, coarse, target_id) for rid in ids}
+        ids = sorted(ids, key=lambda rid: (screen[rid], ids.index(rid)))[:shortlist]
+        ids = [rid for rid in references if rid in ids]  # back in reference order for the tie rule
+    scores = {rid: _chamfer(references[rid], gt, protocol, target_id) for rid in ids}
     best = min(scores, key=scores.get)  # first of equal minima: deterministic
     if not np.isfinite(scores[best]):
         raise UserError(f"no reference mesh overlaps the ground-truth box of {target_id}")
@@ -151,7 +170,7 @@ class BaselineBuilder:
         if overlap:
             raise UserError(f"identity {overlap[0]} is in both the {settings.reference_split!r} and the "
                             f"{settings.split!r} split; the dataset's splits must be disjoint")
-        self._ref_meshes: dict[str, trimesh.Trimesh] | None = None
+        self._ref_meshes: dict[str, trimesh.Trimesh] = {}
         self._ref_hashes: dict[str, str] | None = None
 
     def mesh_dir(self, kind: str) -> Path:
@@ -168,14 +187,23 @@ class BaselineBuilder:
             self._ref_hashes = {i: sha256_file(p) for i, p in paths.items()}
         return self._ref_hashes
 
-    def reference_meshes(self) -> dict[str, trimesh.Trimesh]:
-        if self._ref_meshes is None:
-            self.reference_hashes()
-            self._ref_meshes = {
-                i: load_mesh(self.ds.gt_path(i, self.protocol.gt), f"{self.settings.reference_split} GT mesh")
-                for i in tqdm(self.ref_ids, desc=f"{self.settings.reference_split} GT", unit="mesh",
-                              disable=not self.progress)}
-        return self._ref_meshes
+    def reference_meshes(self, ids: list[str] | None = None) -> dict[str, trimesh.Trimesh]:
+        """GT meshes of ``ids`` (default: the whole reference split), loaded once."""
+        self.reference_hashes()
+        ids = self.ref_ids if ids is None else ids
+        todo = [i for i in ids if i not in self._ref_meshes]
+        for i in tqdm(todo, desc=f"{self.settings.reference_split} GT", unit="mesh", disable=not self.progress):
+            self._ref_meshes[i] = load_mesh(self.ds.gt_path(i, self.protocol.gt),
+                                            f"{self.settings.reference_split} GT mesh")
+        return {i: self._ref_meshes[i] for i in ids}
+
+    def template_ids(self) -> list[str]:
+        """The reference identities averaged by template-mean: all, or a seeded subset of a large split."""
+        cap = self.settings.template_max_reference
+        if len(self.ref_ids) <= cap:
+            return list(self.ref_ids)
+        pick = set(rng_for(self.protocol.seed, 11).choice(len(self.ref_ids), size=cap, replace=False).tolist())
+        return [i for k, i in enumerate(self.ref_ids) if k in pick]
 
     def _fresh(self, folder: Path, fingerprint: str) -> bool:
         stamp = folder / "fingerprint.txt"
@@ -196,12 +224,15 @@ class BaselineBuilder:
                   "reference_sha256": self.reference_hashes()}
         folder = self.mesh_dir(kind)
         if kind == "template-mean":
-            fp = {**common, "resolution": s.template_resolution}
-            details = {"baseline": kind, "reference_split": s.reference_split, "n_reference": len(self.ref_ids),
+            used = self.template_ids()
+            fp = {**common, "resolution": s.template_resolution, "template_ids": used}
+            details = {"baseline": kind, "reference_split": s.reference_split, "n_reference": len(used),
                        "resolution": s.template_resolution}
+            if len(used) < len(self.ref_ids):
+                details["template_ids"] = used
             if not self._fresh(folder, _fingerprint(fp)):
                 self._restart(folder)
-                v, f = mean_shape(list(self.reference_meshes().values()), s.template_resolution)
+                v, f = mean_shape(list(self.reference_meshes(used).values()), s.template_resolution)
                 for i in self.ids:
                     save_ply(folder / f"{i}.ply", v, f)
                 atomic_write_text(folder / "fingerprint.txt", _fingerprint(fp) + "\n")
@@ -218,12 +249,12 @@ class BaselineBuilder:
                 atomic_write_text(folder / "fingerprint.txt", _fingerprint(fp) + "\n")
         else:
             details = {"baseline": kind, "reference_split": s.reference_split, "n_reference": len(self.ref_ids),
-                       "nearest": self._oracle(folder, common)}
+                       "shortlist": s.oracle_shortlist, "nearest": self._oracle(folder, common)}
         return folder, details
 
     def _oracle(self, folder: Path, common: dict) -> dict[str, dict]:
         """Per scored identity the nearest reference GT (protocol Chamfer), cached per identity."""
-        fp = _fingerprint({**common, "protocol": self.protocol.key()})
+        fp = _fingerprint({**common, "protocol": self.protocol.key(), "shortlist": self.settings.oracle_shortlist})
         stamp = folder / "fingerprint.txt"
         if not (stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == fp):
             self._restart(folder)
@@ -233,7 +264,7 @@ class BaselineBuilder:
         refs = self.reference_meshes() if todo else {}
         for i in tqdm(todo, desc="nearest reference", unit="id", disable=not self.progress):
             gt = load_mesh(self.ds.gt_path(i, self.protocol.gt), f"{self.protocol.gt} ground-truth mesh")
-            best, scores = nearest_reference(i, gt, refs, self.protocol)
+            best, scores = nearest_reference(i, gt, refs, self.protocol, shortlist=self.settings.oracle_shortlist)
             ranked = sorted(scores.values())
             chosen[i] = {"id": best, "chamfer_l1": scores[best],
                          "runner_up_chamfer_l1": ranked[1] if len(ranked) > 1 else None}

@@ -178,6 +178,10 @@ def baselines(data: Path = typer.Option(..., help="dataset folder (manifest.json
               resolution: int = typer.Option(128, help="template-mean: marching-cubes cells along the longest side"),
               copy_id: Optional[str] = typer.Option(None, help="copy-other: the reference identity copied "
                                                                "(default: the reference split's first)"),
+              shortlist: int = typer.Option(8, help="oracle: protocol Chamfer for the k references nearest by a "
+                                                    "2,000-point Chamfer (0 = for every reference: exact, slow)"),
+              max_reference: int = typer.Option(256, help="template-mean: average at most N reference meshes "
+                                                          "(a seeded subset of a larger split)"),
               gt: str = typer.Option("exact", help=GT_HELP),
               points: int = typer.Option(100_000, help="points sampled per surface"),
               emd_points: int = typer.Option(2_048, help="subsample size of the exact EMD"),
@@ -193,9 +197,12 @@ def baselines(data: Path = typer.Option(..., help="dataset folder (manifest.json
         raise UserError(f"--out {out} must be a folder (one result file per baseline is written into it)")
     if resolution < 16:
         raise UserError(f"--resolution must be at least 16 (got {resolution})")
+    if shortlist < 0 or max_reference < 1:
+        raise UserError("--shortlist must be >= 0 and --max-reference >= 1")
     chosen = tuple(b.strip() for b in only.split(",") if b.strip()) if only else BASELINES
     settings = BaselineSettings(baselines=chosen, reference_split=reference_split, split=split,
-                                template_resolution=resolution, copy_id=copy_id)
+                                template_resolution=resolution, copy_id=copy_id,
+                                oracle_shortlist=shortlist or None, template_max_reference=max_reference)
     results = run_baselines(data, out, _protocol(gt, points, emd_points, margin, seed), settings,
                             pictures=pictures, progress=progress)
     for name, result in results.items():

@@ -13,7 +13,9 @@ compares the set with the GT meshes of a split (test; and train) under the proto
 - 1-NNA: leave-one-out 1-nearest-neighbour classification of S ∪ R (a shape counts as right
   when its nearest other shape comes from its own set; a tie counts ½); 50 % = the sets cannot
   be told apart, 100 % = fully separated, well below 50 % = samples sit on reference shapes
-  (memorisation). Computed on equal-size sets (see :func:`set_metrics`).
+  (memorisation).
+
+All three on equal-size sets (:func:`set_metrics`); by default K = the largest reference split.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ class SampleSettings:
     """Which sample meshes are drawn from the model (as ``geogen-gen --seeds``)."""
 
     samples: int | None = None
-    """K sample meshes (default: the size of the first reference split)."""
+    """K sample meshes (default: the size of the largest reference split, so every split is compared
+    with as many samples as it has shapes)."""
     seed: int = 0
     """Sample i uses latent seed ``seed + i``."""
     truncation: float = 1.0
@@ -122,16 +125,17 @@ def memorisation_threshold(n: int) -> float:
 
 
 def set_metrics(d_ss: np.ndarray, d_rr: np.ndarray, d_sr: np.ndarray, seed: int = 0) -> dict:
-    """COV and MMD over every sample; 1-NNA on equal sizes n = min(|S|, |R|): the first n samples
-    and a seeded choice of n references (1-NNA's 50 % holds only for equal sizes)."""
+    """COV, MMD and 1-NNA on equal-size sets, as PointFlow defines them: the first n = min(|S|, |R|)
+    samples against every reference (a seeded n-subset of the references when |S| < |R|).
+    COV grows and 1-NNA's 50 % moves with unequal sizes, so they are never mixed."""
     ns, nr = d_sr.shape
     n = min(ns, nr)
     keep = np.sort(rng_for(seed, 7).choice(nr, size=n, replace=False)) if n < nr else np.arange(nr)
-    nna = one_nna(d_ss[:n, :n], d_rr[np.ix_(keep, keep)], d_sr[:n][:, keep]) if n >= 2 else None
+    d_ss, d_rr, d_sr = d_ss[:n, :n], d_rr[np.ix_(keep, keep)], d_sr[:n][:, keep]
+    nna = one_nna(d_ss, d_rr, d_sr) if n >= 2 else None
     threshold = memorisation_threshold(n) if n >= 2 else None
-    return {"cov": coverage(d_sr), "mmd": mmd(d_sr), "1-nna": nna, "n_samples": ns, "n_reference": nr,
-            "n_1nna": n, "memorisation_threshold": threshold,
-            "memorisation": bool(nna is not None and nna < threshold)}
+    return {"cov": coverage(d_sr), "mmd": mmd(d_sr), "1-nna": nna, "n": n, "n_samples": ns, "n_reference": nr,
+            "memorisation_threshold": threshold, "memorisation": bool(nna is not None and nna < threshold)}
 
 
 # ---- shapes → points → Chamfer matrices ---------------------------------------------------------
@@ -240,6 +244,49 @@ def sample_meshes(model: Path, settings: SampleSettings, seeds: list[int], folde
     return meshes, info
 
 
+def compare_sets(samples: dict[int, trimesh.Trimesh | None], references: dict[str, tuple[list[str], list]],
+                 protocol: ShapeProtocol, progress: bool = False) -> tuple[dict, list[dict], list[str], Frame]:
+    """COV/MMD/1-NNA of the sample meshes (latent seed → mesh, None = no surface) against each
+    reference split (name → (ids, GT meshes)); the first split sets the frame's scale.
+
+    Returns (results per split, one row per sample with its nearest reference, warnings, frame).
+    Samples without surface in the crop box are left out with a warning."""
+    names = list(references)
+    frame = Frame.from_gt(references[names[0]][1], [m for n in names[1:] for m in references[n][1]],
+                          protocol.crop_margin)
+    rows, clouds = [], []
+    for s, mesh in samples.items():
+        pts = None if mesh is None else shape_points(mesh, frame, protocol.n_points, rng_for(protocol.seed, 0, s))
+        rows.append({"seed": s, "status": "ok" if pts is not None else "failed",
+                     "reason": None if pts is not None else
+                     ("no surface" if mesh is None else "no surface inside the ground-truth box")})
+        if pts is not None:
+            clouds.append(pts)
+    warnings = [f"sample seed {r['seed']}: {r['reason']}; left out of the set" for r in rows if r["status"] != "ok"]
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if len(clouds) < 2:
+        raise UserError(f"only {len(clouds)} of {len(samples)} sample meshes have a surface inside the "
+                        "ground-truth box; COV/MMD/1-NNA need at least two")
+    S = PointSet(clouds)
+    d_ss = chamfer_matrix(S, progress=progress, desc="samples × samples")
+    ok_rows = [r for r in rows if r["status"] == "ok"]
+    results = {}
+    for split, (ids, meshes) in references.items():
+        pts = [shape_points(m, frame, protocol.n_points, rng_for(protocol.seed, 1, sample_key(i)))
+               for i, m in zip(ids, meshes)]
+        if any(p is None for p in pts):
+            raise UserError(f"a {split} GT mesh has no surface inside the union GT box; check the dataset")
+        R = PointSet(pts)
+        d_rr = chamfer_matrix(R, progress=progress, desc=f"{split} × {split}")
+        d_sr = chamfer_matrix(S, R, progress=progress, desc=f"samples × {split}")
+        results[split] = set_metrics(d_ss, d_rr, d_sr, seed=protocol.seed)
+        for r, j, d in zip(ok_rows, d_sr.argmin(axis=1), d_sr.min(axis=1)):
+            r[f"nearest_{split}"] = ids[j]
+            r[f"nearest_{split}_chamfer"] = float(d)
+    return results, rows, warnings, frame
+
+
 # ---- the command ------------------------------------------------------------------------------
 
 def shapes_paths(out_json: Path) -> dict[str, Path]:
@@ -273,43 +320,12 @@ def shape_metrics_for_model(model: Path, data: Path, out: Path, protocol: ShapeP
     ids = {s: split_ids(ds, s) for s in splits}
     ensure_writable_dir(out.parent)
     t0 = time.perf_counter()
-    k = settings.samples or len(ids[splits[0]])
+    k = settings.samples or max(len(v) for v in ids.values())
     seeds = list(range(settings.seed, settings.seed + k))
     meshes, model_info = sample_meshes(Path(model), settings, seeds, shapes_paths(out)["meshes"], device, progress)
     gts = {s: _gt_meshes(ds, ids[s], protocol.gt, s) for s in splits}
-    frame = Frame.from_gt(gts[splits[0]], [m for s in splits[1:] for m in gts[s]], protocol.crop_margin)
-
-    rows, clouds = [], []
-    for s, mesh in meshes.items():
-        pts = None if mesh is None else shape_points(mesh, frame, protocol.n_points, rng_for(protocol.seed, 0, s))
-        rows.append({"seed": s, "status": "ok" if pts is not None else "failed",
-                     "reason": None if pts is not None else
-                     ("no surface" if mesh is None else "no surface inside the ground-truth box")})
-        if pts is not None:
-            clouds.append(pts)
-    warnings = [f"sample seed {r['seed']}: {r['reason']}; left out of the set" for r in rows if r["status"] != "ok"]
-    for w in warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    if len(clouds) < 2:
-        raise UserError(f"only {len(clouds)} of {k} sample meshes have a surface inside the ground-truth box; "
-                        "COV/MMD/1-NNA need at least two")
-    S = PointSet(clouds)
-    d_ss = chamfer_matrix(S, progress=progress, desc="samples × samples")
+    results, rows, warnings, frame = compare_sets(meshes, {s: (ids[s], gts[s]) for s in splits}, protocol, progress)
     ok_rows = [r for r in rows if r["status"] == "ok"]
-    results = {}
-    for split in splits:
-        pts = [shape_points(m, frame, protocol.n_points, rng_for(protocol.seed, 1, sample_key(i)))
-               for i, m in zip(ids[split], gts[split])]
-        if any(p is None for p in pts):
-            raise UserError(f"a {split} GT mesh has no surface inside the union GT box; check the dataset")
-        R = PointSet(pts)
-        d_rr = chamfer_matrix(R, progress=progress, desc=f"{split} × {split}")
-        d_sr = chamfer_matrix(S, R, progress=progress, desc=f"samples × {split}")
-        results[split] = set_metrics(d_ss, d_rr, d_sr, seed=protocol.seed)
-        nearest = d_sr.argmin(axis=1)
-        for r, j, d in zip(ok_rows, nearest, d_sr.min(axis=1)):
-            r[f"nearest_{split}"] = ids[split][j]
-            r[f"nearest_{split}_chamfer"] = float(d)
     doc = {
         "schema": SHAPES_SCHEMA, "schema_version": SHAPES_SCHEMA_VERSION,
         "method": {"name": method or f"{Path(model).stem}", "source": "shapes", "details": model_info},

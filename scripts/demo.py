@@ -1,7 +1,8 @@
 """`make demo`: the whole GeoGen pipeline end to end on the tiny preset (a smoke run, ~20 min on 2 cores).
 
 tiny dataset → validate → preview → train geogen, geogen-nodepth and eg3d briefly →
-geogen-bench run for each → leaderboard CSV, Markdown and PNG. Every step resumes: re-running
+geogen-bench run for each → reference rows (geogen-bench baselines) → shape-distribution metrics
+(geogen-bench shapes) for each → leaderboard CSV, Markdown and PNG. Every step resumes: re-running
 the command skips what is already done. Numbers from such short training are a smoke run,
 not results (see docs/results.md for the longer reproduction).
 """
@@ -47,6 +48,12 @@ def main() -> None:
         run(f"benchmark {variant}", "geogen-bench", "run", "--model", str(runs / variant / "geogen.pkl"),
             "--data", str(data), "--preset", "tiny", "--limit", args.limit, "--method", f"{variant} (smoke run)",
             "--threads", "1", "--out", str(results / f"{variant}.json"))
+    # reference rows (mean training shape, nearest training GT, another identity's GT): what a number means
+    run("reference rows", "geogen-bench", "baselines", "--data", str(data), "--out", str(results))
+    for variant in VARIANTS:
+        run(f"shape distribution {variant}", "geogen-bench", "shapes", "--model", str(runs / variant / "geogen.pkl"),
+            "--data", str(data), "--method", f"{variant} (smoke run)", "--threads", "1",
+            "--out", str(results / f"{variant}.shapes.json"))
     run("leaderboard", "geogen-bench", "leaderboard", "--results", str(results),
         "--csv", str(out / "leaderboard.csv"), "--md", str(out / "leaderboard.md"), "--png", str(out / "leaderboard.png"))
     print(f"\ndemo finished in {(time.time() - t0) / 60:.1f} min: see {out}/leaderboard.md "

@@ -6,7 +6,8 @@
 
 dataset (+ pseudo-GT) → validate → train the three variants with the same seed (side by side
 on CPU, one after another on GPUs) → sample pictures → geogen-bench run on every test identity
-for the final models and the milestone snapshots (budget curve) → mesh-level sensitivity (benchmarks/bench_levels.py) → leaderboard → docs/results.md.
+for the final models and the milestone snapshots (budget curve) → reference rows (geogen-bench
+baselines) and shape-distribution metrics (geogen-bench shapes) → mesh-level sensitivity (benchmarks/bench_levels.py) → leaderboard → docs/results.md.
 Every step resumes: re-running the command skips what is already done. Same seeds → same numbers
 (CPU, one thread per job; see docs/results.md for what is nondeterministic).
 """
@@ -154,6 +155,14 @@ def main() -> None:
             run(f"samples {variant}", "geogen-gen", "--model", str(runs / variant / "geogen.pkl"), "--seeds", "0-3",
                 "--views", "4", "--out", str(gen), "--gif-frames", "24")
     run_parallel(bench_steps(cfg, out, args.threads, device), cfg.jobs)
+    # reference rows: the same protocol on meshes that ignore the image (docs/benchmark.md)
+    # (the oracle scores every test identity against the training split: skipped at the paper's scale)
+    run("reference rows", "geogen-bench", "baselines", "--data", str(data), "--out", str(results),
+        *(["--only", "template-mean,copy-other"] if args.preset == "paper" else []))
+    for variant in VARIANTS:
+        run(f"shape distribution {variant}", "geogen-bench", "shapes", "--model", str(runs / variant / "geogen.pkl"),
+            "--data", str(data), "--method", f"{variant} ({cfg.kimg:g} kimg)", "--threads", str(args.threads),
+            "--device", device, "--out", str(results / f"{variant}.shapes.json"))
     if not (out / "levels.json").exists():
         run("mesh-level sensitivity", "python", "benchmarks/bench_levels.py", str(results), "--json",
             str(out / "levels.json"))

@@ -200,3 +200,22 @@ def test_leaderboard_lists_reference_rows_unranked_with_each_methods_gain(tmp_pa
     assert md.count("| template-mean *(reference)* |") == 2  # shown beside the methods of both tracks
     written = leaderboard_png(board, tmp_path / "lb.png")
     assert len(written) == 2 and all(p.read_bytes()[:4] == b"\x89PNG" for p in written)
+
+
+def test_shortlisted_oracle_agrees_with_the_exact_search(toy):
+    refs = {i: load_mesh(toy / "meshes/gt" / f"{i}.ply") for i in ("000000", "000001", "000002")}
+    for target in ("000003", "000004"):
+        gt = load_mesh(toy / "meshes/gt" / f"{target}.ply")
+        exact, all_scores = nearest_reference(target, gt, refs, FAST)
+        short, some = nearest_reference(target, gt, refs, FAST, shortlist=1, screen_points=500)
+        assert short == exact and len(some) == 1 and some[exact] == all_scores[exact]
+
+
+def test_template_of_a_large_split_uses_a_seeded_subset(toy, tmp_path):
+    from benchmark.baselines import BaselineBuilder
+    from benchmark.data import Dataset
+
+    make = lambda: BaselineBuilder(Dataset(toy), BaselineSettings(template_max_reference=2), FAST,  # noqa: E731
+                                   tmp_path, progress=False)
+    ids = make().template_ids()
+    assert len(ids) == 2 and set(ids) <= {"000000", "000001", "000002"} and ids == make().template_ids()

@@ -68,11 +68,14 @@ def test_exact_copies_are_flagged_as_memorisation():
     assert m["1-nna"] == 0.0 and m["cov"] == 1.0 and m["mmd"] == 0.0 and m["memorisation"]
 
 
-def test_unequal_sizes_use_equal_subsets_for_1nna():
+def test_unequal_sizes_compare_equal_size_sets():
     S, R = rng_for(4, 0).normal(size=(40, 3)), rng_for(4, 1).normal(size=(10, 3))
     m = set_metrics(*matrices(S, R))
-    assert m["n_1nna"] == 10 and m["n_samples"] == 40 and m["n_reference"] == 10
+    assert m["n"] == 10 and m["n_samples"] == 40 and m["n_reference"] == 10
     assert m["1-nna"] == pytest.approx(naive_1nna(S[:10], R))
+    assert m["cov"] == coverage(cdist(S[:10], R))  # the first 10 samples only
+    few = set_metrics(*matrices(S[:4], R))  # fewer samples than references: a seeded subset of 4 references
+    assert few["n"] == 4 and few == set_metrics(*matrices(S[:4], R))
 
 
 def test_chamfer_matrix_matches_brute_force():
@@ -130,7 +133,7 @@ def test_cli_end_to_end_with_an_untrained_generator_and_leaderboard_section(toy,
     assert r.returncode == 0, r.stderr
     doc = json.loads(out.read_text())
     assert doc["schema"] == "geogen-bench-shapes" and set(doc["results"]) == {"test", "train"}
-    assert doc["results"]["train"]["n_reference"] == 6 and doc["results"]["train"]["n_1nna"] == 3
+    assert doc["results"]["train"]["n_reference"] == 6 and doc["results"]["train"]["n"] == 3
     for res in doc["results"].values():
         assert 0 <= res["cov"] <= 1 and res["mmd"] > 0 and 0 <= res["1-nna"] <= 1
     assert all(s["nearest_test"] in ("000006", "000007", "000008") for s in doc["samples"])
