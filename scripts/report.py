@@ -135,6 +135,62 @@ def budget_table(exp: Path, results: dict[str, dict], final_kimg: float) -> list
     return lines
 
 
+REFERENCES = ("template-mean", "oracle-nearest-train", "copy-other")
+NO_IDENTITY = "has recovered no identity-specific geometry"
+
+
+def reference_section(exp: Path, results: dict[str, dict]) -> list[str]:
+    """The variants beside the reference rows of `geogen-bench baselines`, with each row's Chamfer
+    gain over template-mean on the identities both scored (empty without a template-mean file)."""
+    refs = {n: r for n in REFERENCES if (r := load(exp / "results" / f"{n}.json")) is not None}
+    if "template-mean" not in refs:
+        return []
+    template = per_id(refs["template-mean"], "chamfer_l1")
+    lines = ["### Reference rows", "",
+             "Meshes that ignore the test image, scored with the same protocol (`geogen-bench baselines`): "
+             "`template-mean` is one mean training shape for every identity, `oracle-nearest-train` the "
+             "training GT nearest to each test GT, `copy-other` one fixed training identity's GT. "
+             "Gain = share of template-mean's Chamfer removed, on the identities both rows scored.", "",
+             "| row | n | Chamfer ↓ | F@1% ↑ | NC ↑ | gain over template-mean |", "|---|---|---|---|---|---|"]
+    verdicts = []
+    rows = [(NAMES[v], r, False) for v, r in results.items()] + [(f"*{n}* (reference)", r, True)
+                                                                   for n, r in refs.items()]
+    for name, res, is_ref in rows:
+        chamfer = per_id(res, "chamfer_l1")
+        common = sorted(set(chamfer) & set(template))
+        gain = "–"
+        if common and not (is_ref and res is refs["template-mean"]):
+            t, m = np.mean([template[i] for i in common]), np.mean([chamfer[i] for i in common])
+            gain = f"{(t - m) / t:+.0%} ({len(common)} ids)"
+            if not is_ref and m >= t:
+                verdicts.append(f"{name} (Chamfer {m:.4g} vs {t:.4g}) {NO_IDENTITY}.")
+        lines.append(f"| {name} | {n_cell(res)} | {cell(list(chamfer.values()))} | "
+                     f"{cell(list(per_id(res, 'fscore@0.01').values()), 3)} | "
+                     f"{cell(list(per_id(res, 'normal_consistency').values()), 3)} | {gain} |")
+    lines.append("")
+    if verdicts:
+        lines += ["Not below template-mean: " + " ".join(verdicts), ""]
+    return lines
+
+
+def shapes_section(exp: Path) -> list[str]:
+    """COV / MMD / 1-NNA of each variant's samples (`geogen-bench shapes`), when they were computed."""
+    docs = {v: d for v in VARIANTS if (d := load(exp / "results" / f"{v}.shapes.json")) is not None}
+    if not docs:
+        return []
+    lines = ["### Shape distribution of samples", "",
+             "`geogen-bench shapes`: K sample meshes (truncation 1) against the GT meshes of each split; COV ↑, "
+             "MMD ↓, 1-NNA (50 % = indistinguishable from the GT; 100 % = separated; far below 50 % = copies; "
+             "definitions in docs/benchmark.md).", "",
+             "| variant | vs split | n + n | COV ↑ | MMD ↓ | 1-NNA | memorisation |", "|---|---|---|---|---|---|---|"]
+    for v, d in docs.items():
+        for split, r in d["results"].items():
+            nna = "–" if r["1-nna"] is None else f"{100 * r['1-nna']:.1f} %"
+            lines.append(f"| {NAMES[v]} | {split} | {r['n']} + {r['n']} | {100 * r['cov']:.0f} % | {r['mmd']:.4g} | "
+                         f"{nna} | {'yes' if r['memorisation'] else 'no'} |")
+    return lines + [""]
+
+
 # ---------------------------------------------------------------- pictures
 def label(im: Image.Image, text: str) -> Image.Image:
     ImageDraw.Draw(im).text((4, 3), text, fill=(200, 0, 0))
@@ -352,6 +408,8 @@ def write_report(exp: Path, report: Path, preset: str) -> Path:
             "`A lower k/n`: identities where A's error is lower.", "", *paired_table(results), "",
             f"Chamfer ordering in this run: {ordering(results)}. The paper's: GeoGen < GeoGen w/o depth "
             "loss < EG3D.", ""]
+    doc += reference_section(exp, results)
+    doc += shapes_section(exp)
     budget = budget_table(exp, results, kimg)
     if budget:
         doc += ["### Training budget", "",
