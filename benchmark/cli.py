@@ -23,6 +23,20 @@ def _protocol(gt: str, points: int, emd_points: int, margin: float, seed: int) -
     return Protocol(gt=gt, n_points=points, emd_points=emd_points, crop_margin=margin, seed=seed)
 
 
+EXECUTOR_HELP = ("local (one identity after another in this process) or ray (one Ray task per identity, "
+                 "retried if its worker dies; one GPU each with --device cuda)")
+RAY_ADDRESS_HELP = "attach to this Ray cluster (auto, HOST:PORT, ray://HOST:10001); default: start a local one"
+
+
+def _executor(kind: str, ray_address: str | None):
+    """Executor of the per-identity loop; a local Ray cluster gets every CPU of this machine."""
+    import os
+
+    from geogen.common.executor import ExecutorConfig
+
+    return ExecutorConfig(kind=kind, ray_address=ray_address, workers=(os.cpu_count() or 1) if kind == "ray" else 1)
+
+
 def _summary_line(result: dict, out: Path) -> None:
     s = result["summary"]
     parts = [f"{k}={s[k]['mean']:.4g}" for k in ("chamfer_l1", "msd", "emd", "fscore@0.01") if s[k]["mean"] is not None]
@@ -44,12 +58,15 @@ def score(meshes: Path = typer.Option(..., help="folder of predicted meshes name
           margin: float = typer.Option(0.05, help="crop margin around the GT box (normalised units)"),
           seed: int = typer.Option(0, help="sampling seed"),
           pictures: bool = typer.Option(True, help="write a picture per sample"),
-          progress: bool = typer.Option(True, help="show a progress bar")) -> None:
+          progress: bool = typer.Option(True, help="show a progress bar"),
+          executor: str = typer.Option("local", help=EXECUTOR_HELP),
+          ray_address: Optional[str] = typer.Option(None, help=RAY_ADDRESS_HELP)) -> None:
     """Score meshes from any method against the dataset's test ground truth."""
     from .score import score_meshes
 
     result = score_meshes(meshes, data, method, out, _protocol(gt, points, emd_points, margin, seed),
-                          limit=limit, pictures=pictures, progress=progress)
+                          limit=limit, pictures=pictures, progress=progress,
+                          executor=_executor(executor, ray_address))
     _summary_line(result, out)
 
 
@@ -81,7 +98,9 @@ def run(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot,
         margin: float = typer.Option(0.05, help="crop margin around the GT box (normalised units)"),
         seed: int = typer.Option(0, help="sampling seed"),
         pictures: bool = typer.Option(True, help="write a picture per sample"),
-        progress: bool = typer.Option(True, help="show a progress bar")) -> None:
+        progress: bool = typer.Option(True, help="show a progress bar"),
+        executor: str = typer.Option("local", help=EXECUTOR_HELP),
+        ray_address: Optional[str] = typer.Option(None, help=RAY_ADDRESS_HELP)) -> None:
     """Invert every test identity with PTI (known camera), extract its mesh and score it."""
     from dataclasses import replace
 
@@ -103,7 +122,8 @@ def run(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot,
                            RunSettings(views=views, seed=view_seed, mesh_resolution=mesh_resolution,
                                        device=device, save_inversions=save_inversions),
                            method=method, limit=limit, inception_weights=inception_weights,
-                           pictures=pictures, progress=progress, split=split)
+                           pictures=pictures, progress=progress, split=split,
+                           executor=_executor(executor, ray_address))
     _summary_line(result, out)
 
 
@@ -252,6 +272,25 @@ def shapes(model: Path = typer.Option(..., help="model file (geogen.pkl / snapsh
               f"1-NNA {nna}{flag}")
     print(f"{doc['n_ok']}/{doc['n_samples']} sample meshes used → {out}")
 
+
+@app.command()
+def agreement(results: Path = typer.Option(..., help="folder searched recursively for result JSON files"),
+              metrics: str = typer.Option("chamfer_l1,fscore@0.01,fscore@0.02,hausdorff_95,normal_consistency",
+                                          help="comma-separated metrics to compare"),
+              out: Optional[Path] = typer.Option(None, help="also write the report as JSON here")) -> None:
+    """Does the pseudo-GT track rank methods like the exact one? Kendall's τ per metric (bootstrap
+    interval over identities) and each method's pseudo − exact difference (docs/benchmark.md)."""
+    from geogen.common.atomic import atomic_write_json
+
+    from .agreement import agreement_report, format_report
+
+    report = agreement_report(results, tuple(m.strip() for m in metrics.split(",") if m.strip()))
+    for path, reason in report["skipped"]:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(format_report(report))
+    if out is not None:
+        atomic_write_json(out, report)
+        print(f"→ {out}")
 
 def main() -> None:
     run_typer(app, "geogen-bench")
