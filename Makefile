@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	# torch first: the CPU build (pip otherwise picks a multi-GB CUDA build)
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev,id]'
+	$(PY) -m pip install -q -e '.[dev,id,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)

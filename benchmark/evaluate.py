@@ -12,16 +12,17 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import trimesh
-from tqdm import tqdm
 
 from geogen.common.atomic import atomic_write_json, sha256_file
 from geogen.common.errors import UserError
+from geogen.common.executor import ExecutorConfig, map_tasks
 from geogen.common.meshio import load_mesh
 
 from .data import Dataset
@@ -91,20 +92,33 @@ def gt_checksum(dataset: Dataset, sample_id: str, protocol: Protocol) -> str | N
 
 def evaluate(ids: list[str], produce: Callable[[str], Prediction], dataset: Dataset, protocol: Protocol,
              out_json: Path, fingerprint: Callable[[str], dict], pictures: bool = True,
-             progress: bool = True) -> list[dict]:
-    """Score every id (resuming from matching records) and return the rows in ``ids`` order."""
+             progress: bool = True, executor: ExecutorConfig | None = None) -> list[dict]:
+    """Score every id (resuming from matching records) and return the rows in ``ids`` order.
+
+    ``executor`` runs the samples without a record in this process (default), a process pool or
+    as Ray tasks (``produce`` must then be picklable); each record is written here, once, as its
+    task finishes."""
     paths = side_paths(out_json)
     manifest_sha = dataset.checksum()
-    rows = []
-    for sample_id in tqdm(ids, desc="samples", unit="id", disable=not progress):
-        fp = {"protocol": protocol.key(), "dataset_manifest_sha256": manifest_sha,
-              "gt_sha256": gt_checksum(dataset, sample_id, protocol), **fingerprint(sample_id)}
-        record = paths["records"] / f"{sample_id}.json"
-        row = _load_record(record, fp)
-        if row is None:
-            pic = paths["pictures"] / f"{sample_id}.png" if pictures else None
-            row = score_one(sample_id, produce, dataset, protocol, pic)
-            if not row["info"].get("unexpected_error"):
-                atomic_write_json(record, {"schema": SAMPLE_SCHEMA, "fingerprint": fp, "row": row})
-        rows.append(row)
-    return rows
+    rows, prints = {}, {}
+    for sample_id in ids:
+        prints[sample_id] = {"protocol": protocol.key(), "dataset_manifest_sha256": manifest_sha,
+                             "gt_sha256": gt_checksum(dataset, sample_id, protocol), **fingerprint(sample_id)}
+        row = _load_record(paths["records"] / f"{sample_id}.json", prints[sample_id])
+        if row is not None:
+            rows[sample_id] = row
+    todo = [i for i in ids if i not in rows]
+    executor = replace(executor or ExecutorConfig(), progress=progress, desc="samples")
+    task = partial(_score_task, produce, dataset, protocol, paths["pictures"] if pictures else None)
+    for sample_id, row in map_tasks(task, todo, executor):
+        if not row["info"].get("unexpected_error"):
+            atomic_write_json(paths["records"] / f"{sample_id}.json",
+                              {"schema": SAMPLE_SCHEMA, "fingerprint": prints[sample_id], "row": row})
+        rows[sample_id] = row
+    return [rows[i] for i in ids]
+
+
+def _score_task(produce: Callable[[str], Prediction], dataset: Dataset, protocol: Protocol,
+                pictures: Path | None, sample_id: str) -> dict:
+    """One executor task: predict and score one sample (its picture is written here)."""
+    return score_one(sample_id, produce, dataset, protocol, pictures / f"{sample_id}.png" if pictures else None)

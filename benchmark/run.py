@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +11,7 @@ from PIL import Image, UnidentifiedImageError
 
 from geogen.common.atomic import sha256_file
 from geogen.common.errors import UserError
+from geogen.common.executor import ExecutorConfig
 from geogen.common.seeding import rng_for
 
 from .adapters import load_adapter
@@ -63,23 +64,28 @@ def choose_views(n_available: int, settings: RunSettings, sample_id: str) -> tup
     return [int(i) for i in order[: settings.views]], held
 
 
-def run_benchmark(model: Path, data: Path, out: Path, protocol: Protocol, pti: PTIConfig,
-                  settings: RunSettings = RunSettings(), method: str | None = None, limit: int | None = None,
-                  inception_weights: Path | None = None, pictures: bool = True, progress: bool = True,
-                  split: str = "test") -> dict:
-    """Invert, mesh and score every identity of ``split`` ("test"; "val" to choose settings)."""
-    out = require_output_json(out)
-    ds = Dataset(data)
-    ds.require_gt(protocol.gt)
-    split_all = split_ids(ds, split)
-    ids = split_all[:limit] if limit else split_all
-    lpips_net, lpips_info = lpips_model()
-    adapter = load_adapter(model, pti, settings.mesh_resolution, lpips_net, device=settings.device)
-    model_sha = sha256_file(model)
-    description = adapter.describe()
-    t0 = time.perf_counter()
+class Inverter:
+    """``produce`` of the benchmark loop: invert one identity's input view(s), mesh and render it.
 
-    def produce(sample_id: str) -> Prediction:
+    Picklable, so it can run as a Ray task: a worker process loads the model once, on first use."""
+
+    def __init__(self, model: Path, ds: Dataset, pti: PTIConfig, settings: RunSettings, out: Path,
+                 model_sha: str, adapter=None):
+        self.model, self.ds, self.pti, self.settings, self.out, self.model_sha = model, ds, pti, settings, out, model_sha
+        self._adapter = adapter
+
+    def __getstate__(self):
+        return {**self.__dict__, "_adapter": None}  # the model is reloaded where the task runs
+
+    @property
+    def adapter(self):
+        if self._adapter is None:
+            self._adapter = load_adapter(self.model, self.pti, self.settings.mesh_resolution, lpips_model()[0],
+                                         device=self.settings.device)
+        return self._adapter
+
+    def __call__(self, sample_id: str) -> Prediction:
+        ds, settings, adapter = self.ds, self.settings, self.adapter
         views = ds.views(sample_id)
         inputs, held = choose_views(len(views), settings, sample_id)
         images = [read_image(views[i].image_path) for i in inputs]
@@ -87,9 +93,9 @@ def run_benchmark(model: Path, data: Path, out: Path, protocol: Protocol, pti: P
         state = adapter.invert(images, [views[i].camera for i in inputs])
         t_invert = time.perf_counter() - t
         if settings.save_inversions and hasattr(adapter, "save_state"):
-            adapter.save_state(state, out.with_suffix(".inversions") / f"{sample_id}.pt",
+            adapter.save_state(state, self.out.with_suffix(".inversions") / f"{sample_id}.pt",
                                {"identity": sample_id, "input_views": [views[i].index for i in inputs],
-                                "source_model_sha256": model_sha})
+                                "source_model_sha256": self.model_sha})
         t = time.perf_counter()
         vertices, faces = adapter.mesh(state)
         t_mesh = time.perf_counter() - t
@@ -108,11 +114,34 @@ def run_benchmark(model: Path, data: Path, out: Path, protocol: Protocol, pti: P
                 info[key] = state[key]
         return Prediction(np.asarray(vertices), np.asarray(faces), images=shown, info=info)
 
+
+def run_benchmark(model: Path, data: Path, out: Path, protocol: Protocol, pti: PTIConfig,
+                  settings: RunSettings = RunSettings(), method: str | None = None, limit: int | None = None,
+                  inception_weights: Path | None = None, pictures: bool = True, progress: bool = True,
+                  split: str = "test", executor: ExecutorConfig | None = None) -> dict:
+    """Invert, mesh and score every identity of ``split`` ("test"; "val" to choose settings).
+
+    ``executor``: where the identities run (default: one after another in this process; Ray:
+    one task per identity, one GPU each when ``settings.device`` is CUDA)."""
+    out = require_output_json(out)
+    ds = Dataset(data)
+    ds.require_gt(protocol.gt)
+    split_all = split_ids(ds, split)
+    ids = split_all[:limit] if limit else split_all
+    lpips_net, lpips_info = lpips_model()
+    adapter = load_adapter(model, pti, settings.mesh_resolution, lpips_net, device=settings.device)
+    model_sha = sha256_file(model)
+    description = adapter.describe()
+    t0 = time.perf_counter()
+
+    produce = Inverter(model, ds, pti, settings, out, model_sha, adapter)
     def fingerprint(sample_id: str) -> dict:
         scoring = {k: v for k, v in asdict(settings).items() if k != "save_inversions"}  # does not change scores
         return {"model_sha256": model_sha, "adapter": description, "settings": scoring}
 
-    rows = evaluate(ids, produce, ds, protocol, out, fingerprint, pictures=pictures, progress=progress)
+    gpus = 1.0 if settings.device.startswith("cuda") else 0.0  # one GPU per inversion task on Ray
+    rows = evaluate(ids, produce, ds, protocol, out, fingerprint, pictures=pictures, progress=progress,
+                    executor=replace(executor, gpus=gpus) if executor else None)
     ok = [r for r in rows if r["status"] == "ok"]
     image_metrics = {k: mean_ci95([r["info"].get(k) for r in ok], metric_range(k)) for k in IMAGE_METRICS}
     image_metrics.update(lpips=lpips_info if lpips_net is None else {"status": "used in the inversion loss only"},

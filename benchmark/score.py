@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from geogen.common.atomic import sha256_file
 from geogen.common.errors import UserError
+from geogen.common.executor import ExecutorConfig
 from geogen.common.meshio import load_mesh
 
 from .data import Dataset
@@ -29,13 +31,28 @@ def find_mesh(folder: Path, sample_id: str) -> Path | None:
     return None
 
 
+@dataclass(frozen=True)
+class MeshReader:
+    """``produce`` of the scoring loop: read ``<folder>/<id>.ply|obj`` (picklable for Ray tasks)."""
+
+    folder: Path
+
+    def __call__(self, sample_id: str) -> Prediction:
+        path = find_mesh(self.folder, sample_id)
+        if path is None:
+            raise UserError(f"no mesh {sample_id}.ply/.obj in {self.folder}")
+        mesh = load_mesh(path, "predicted mesh")
+        return Prediction(np.asarray(mesh.vertices), np.asarray(mesh.faces), info={"mesh_file": path.name})
+
+
 def score_meshes(meshes: Path, data: Path, method: str, out: Path, protocol: Protocol, limit: int | None = None,
                  pictures: bool = True, progress: bool = True, split: str = "test", kind: str = "method",
-                 details: dict | None = None) -> dict:
+                 details: dict | None = None, executor: ExecutorConfig | None = None) -> dict:
     """Score ``meshes/<id>.ply|obj`` for every identity of ``split``; missing files become failed rows.
 
     ``kind`` is ``"method"`` or ``"reference"`` (a baseline row, listed but never ranked; see
-    benchmark/baselines.py); ``details`` are recorded in ``method.details``."""
+    benchmark/baselines.py); ``details`` are recorded in ``method.details``; ``executor`` says where
+    the samples are scored (default: this process; Ray: one task per identity)."""
     out = require_output_json(out)
     meshes = Path(meshes)
     if not meshes.is_dir():
@@ -51,18 +68,14 @@ def score_meshes(meshes: Path, data: Path, method: str, out: Path, protocol: Pro
                         "name files <id>.ply or <id>.obj")
     t0 = time.perf_counter()
 
-    def produce(sample_id: str) -> Prediction:
-        path = find_mesh(meshes, sample_id)
-        if path is None:
-            raise UserError(f"no mesh {sample_id}.ply/.obj in {meshes}")
-        mesh = load_mesh(path, "predicted mesh")
-        return Prediction(np.asarray(mesh.vertices), np.asarray(mesh.faces), info={"mesh_file": path.name})
+    produce = MeshReader(meshes)
 
     def fingerprint(sample_id: str) -> dict:
         path = find_mesh(meshes, sample_id)
         return {"mesh_sha256": sha256_file(path) if path else None}
 
-    rows = evaluate(ids, produce, ds, protocol, out, fingerprint, pictures=pictures, progress=progress)
+    rows = evaluate(ids, produce, ds, protocol, out, fingerprint, pictures=pictures, progress=progress,
+                    executor=executor)
     result = build_result(
         method={"name": method, "source": "score", "kind": kind,
                 "details": {"meshes": str(meshes.resolve()), **(details or {})}},

@@ -17,11 +17,11 @@ reconstruction stage registers).
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import shutil
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -29,6 +29,7 @@ import numpy as np
 
 from geogen.common.atomic import atomic_write_json, ensure_writable_dir, sha256_file
 from geogen.common.errors import UserError
+from geogen.common.executor import ExecutorConfig, map_tasks
 from geogen.common.paths import inside_dataset
 from geogen.common.meshio import save_ply
 from geogen.common.registry import Registry
@@ -57,10 +58,12 @@ POST_STEPS: Registry[Callable[[Path, dict], None]] = Registry("post-build step")
 class BuildOptions:
     """How to run a build; none of these change the output files (except ``write_zip``)."""
 
-    workers: int = 1
+    workers: int = 1                 # local: processes; ray: CPUs of the local cluster it starts
     shard: tuple[int, int] = (0, 1)  # (i, n): build identities with index % n == i
     write_zip: bool = False
     progress: bool = True
+    executor: str = "local"          # "local" (process pool) | "ray" (one Ray task per identity)
+    ray_address: str | None = None   # attach to this Ray cluster (default: start a local one)
 
 
 @dataclass
@@ -93,8 +96,7 @@ def shard_ids(config: DatasetConfig, shard: tuple[int, int]) -> list[int]:
 def build_dataset(config: DatasetConfig, out: str | os.PathLike, options: BuildOptions = BuildOptions()) -> BuildSummary:
     """Build (or resume) the dataset described by ``config`` into folder ``out``."""
     config = config.validated()
-    if options.workers < 1:
-        raise UserError(f"--workers must be >= 1 (got {options.workers})")
+    ExecutorConfig(kind=options.executor, workers=options.workers, ray_address=options.ray_address)  # checks
     root = ensure_writable_dir(out)
     key = identity_key(config)
     _check_same_dataset(root, config, key)
@@ -113,36 +115,15 @@ def build_dataset(config: DatasetConfig, out: str | os.PathLike, options: BuildO
 
 
 def _run(config: DatasetConfig, root: Path, todo: list[int], options: BuildOptions):
-    """Build ``todo`` identities (in worker processes if asked), yielding (index, timings) as they finish."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(todo), unit="identity", desc="build", disable=not options.progress or not todo,
-               dynamic_ncols=True)
-    try:
-        if options.workers == 1 or len(todo) <= 1:
-            for i in todo:
-                yield i, build_identity(config, root, i)
-                bar.update(1)
-        else:
-            ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-            with ctx.Pool(min(options.workers, len(todo)), initializer=_worker_init) as pool:
-                for i, timings in pool.imap_unordered(_build_task, [(config, str(root), i) for i in todo]):
-                    yield i, timings
-                    bar.update(1)
-    finally:
-        bar.close()
+    """Build ``todo`` identities (in this process, a process pool or Ray tasks), yielding
+    (index, timings) as they finish. Each task commits its identity with its record."""
+    executor = ExecutorConfig(kind=options.executor, workers=options.workers, ray_address=options.ray_address,
+                              progress=options.progress, desc="build")
+    yield from map_tasks(partial(_build_task, config, str(root)), todo, executor)
 
 
-def _worker_init() -> None:
-    import signal
-
-    os.environ["OMP_NUM_THREADS"] = "1"
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the pool, workers stay quiet
-
-
-def _build_task(args) -> tuple[int, dict[str, float]]:
-    config, root, i = args
-    return i, build_identity(config, Path(root), i)
+def _build_task(config: DatasetConfig, root: str, index: int) -> dict[str, float]:
+    return build_identity(config, Path(root), index)
 
 
 def build_identity(config: DatasetConfig, root: Path, index: int) -> dict[str, float]:

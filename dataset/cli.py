@@ -28,8 +28,17 @@ def build(
     seed: Optional[int] = typer.Option(None, help="Master seed (default 0)."),
     elevation_min: Optional[float] = typer.Option(None, help="Lowest camera elevation (deg)."),
     elevation_max: Optional[float] = typer.Option(None, help="Highest camera elevation (deg)."),
-    workers: int = typer.Option(2, help="Worker processes (results do not depend on it)."),
-    shard: Optional[str] = typer.Option(None, help="Build only identities with index % n == i, given as i/n."),
+    workers: int = typer.Option(2, help="Worker processes (results do not depend on it); with --executor ray "
+                                        "and no --ray-address, the CPUs of the local Ray cluster."),
+    executor: str = typer.Option("local", help="local (process pool) or ray (one Ray task per identity, "
+                                               "retried if its worker dies; also runs the pseudo-GT step). "
+                                               "Same bytes either way."),
+    ray_address: Optional[str] = typer.Option(None, help="Attach to this Ray cluster (auto, HOST:PORT or "
+                                                         "ray://HOST:10001; nodes must share --out's file "
+                                                         "system). Default: start a local cluster."),
+    shard: Optional[str] = typer.Option(None, help="Build only identities with index % n == i, given as i/n "
+                                                   "(for schedulers without Ray, e.g. Slurm arrays; then "
+                                                   "geogen-data merge)."),
     zip_: bool = typer.Option(False, "--zip", help="Also write EG3D's zip layout (eg3d.zip, training split)."),
     progress: bool = typer.Option(True, help="Show a progress bar with ETA."),
     pseudo_gt: bool = typer.Option(True, help="Then reconstruct pseudo-GT meshes (multi-view stereo + Poisson) "
@@ -52,7 +61,8 @@ def build(
 
     config = make_config(preset, identities=identities, views=views, resolution=resolution, seed=seed,
                          elevation_min=elevation_min, elevation_max=elevation_max)
-    options = BuildOptions(workers=workers, shard=parse_shard(shard), write_zip=zip_, progress=progress)
+    options = BuildOptions(workers=workers, shard=parse_shard(shard), write_zip=zip_, progress=progress,
+                           executor=executor, ray_address=ray_address)
     if recon_views or recon_resolution is not None:  # check before a long build, not after it
         from .recon_views import recon_config
 
@@ -79,7 +89,8 @@ def build(
 
             reconstruct_dataset(out, all_ids=pseudo_gt_all, ids=None, preset=pseudo_gt_preset or config.preset,
                                 overwrite=False, report=True, threads=1, device=None, recon_views=recon_views,
-                                recon_resolution=recon_resolution)
+                                recon_resolution=recon_resolution, executor=executor, ray_address=ray_address,
+                                workers=workers if executor == "ray" else 1)
     else:
         typer.echo(f"{msg}; shard {options.shard[0]}/{options.shard[1]} done. When every shard is built, run: "
                    f"geogen-data merge {out} --from <other shard folders>")

@@ -88,8 +88,15 @@ def dataset(
                                             "0: use the training views."),
     recon_resolution: Optional[int] = typer.Option(None, help="Image size of the extra views (default: the "
                                                               "dataset's resolution)."),
+    executor: str = typer.Option("local", help="local (this process, or a pool with --workers) or ray (one Ray "
+                                               "task per identity, one GPU each with --device cuda)."),
+    ray_address: Optional[str] = typer.Option(None, help="Attach to this Ray cluster (default: start a local "
+                                                         "one with --workers CPUs)."),
+    workers: int = typer.Option(1, help="Local worker processes, or CPUs of a local Ray cluster."),
 ) -> None:
     """Write D/meshes/pseudo_gt/<id>.ply (resumable) and the quality report against the exact GT."""
+    from geogen.common.executor import ExecutorConfig
+
     from .config import make_recon_config
     from .pseudo_gt import build_for_dataset
 
@@ -99,7 +106,9 @@ def dataset(
     id_list = [i.strip() for i in ids.split(",") if i.strip()] if ids else None
     summary = build_for_dataset(dataset_dir, ids=id_list, all_ids=all_ids, config=cfg, overwrite=overwrite,
                                 report=report, log=lambda m: typer.echo(m, err=True), recon_views=recon_views,
-                                recon_resolution=recon_resolution)
+                                recon_resolution=recon_resolution,
+                                executor=ExecutorConfig(kind=executor, workers=workers, ray_address=ray_address,
+                                                        progress=False))
     typer.echo(json.dumps(summary, indent=2))
 
 

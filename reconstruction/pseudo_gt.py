@@ -20,12 +20,15 @@ import csv
 import io
 import os
 import time
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from geogen.common.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json
 from geogen.common.errors import UserError
+from geogen.common.executor import ExecutorConfig, map_tasks
 from geogen.common.meshio import load_mesh, save_ply
 
 from .config import ReconConfig, make_recon_config
@@ -106,14 +109,16 @@ def config_change(recorded, cfg: ReconConfig) -> str | None:
 
 def build_for_dataset(dataset_dir: str | os.PathLike, ids=None, all_ids: bool = False, preset: str = "tiny",
                       config: ReconConfig | None = None, overwrite: bool = False, report: bool = True,
-                      log=print, recon_views: int = 0, recon_resolution: int | None = None) -> dict:
+                      log=print, recon_views: int = 0, recon_resolution: int | None = None,
+                      executor: ExecutorConfig | None = None) -> dict:
     """Reconstruct pseudo-GT meshes for ``ids`` (default: the manifest's test split; ``all_ids``: every identity).
 
     ``recon_views`` > 0 first renders that many extra reconstruction-only views per identity at
     ``recon_resolution`` (default: the dataset's) into ``D/recon_views/<id>/`` and reconstructs
     from them: the pseudo-GT then uses images the trained model never sees.
     Failures (too little texture, no matches, empty fusion) are recorded per identity and do not
-    stop the build. Returns the summary dict (also written as ``quality_summary.json`` when ``report``).
+    stop the build. ``executor`` runs the identities in this process (default), a process pool or
+    as Ray tasks (one GPU each when ``config.device`` is CUDA); records are written here as tasks finish. Returns the summary dict (also written as ``quality_summary.json`` when ``report``).
     """
     from dataset.recon_views import render_recon_views
 
@@ -133,6 +138,7 @@ def build_for_dataset(dataset_dir: str | os.PathLike, ids=None, all_ids: bool = 
     out_dir = root / "meshes" / "pseudo_gt"
     rec_dir = out_dir / "records"
     rec_dir.mkdir(parents=True, exist_ok=True)
+    jobs = {}  # ident → (mesh path, transforms, inputs, why an old record is replaced)
     for n, ident in enumerate(ids):
         record_path, mesh_path = rec_dir / f"{ident}.json", out_dir / f"{ident}.ply"
         transforms, inputs = _inputs(root, ident, dataset_config)
@@ -149,20 +155,32 @@ def build_for_dataset(dataset_dir: str | os.PathLike, ids=None, all_ids: bool = 
                 replaced = f"reconstruction config changed ({changed})"
                 log(f"warning: {ident}: the pseudo-GT on disk was made with another reconstruction config "
                     f"({changed}); recomputing it")
-        log(f"[{n + 1}/{len(ids)}] {ident}: reconstructing from {inputs['views']} {inputs['source'].replace('_', ' ')} "
-            f"at {inputs['resolution']}^2")
-        record = reconstruct_identity(root, ident, cfg, mesh_path, transforms=transforms)
+        jobs[ident] = (mesh_path, transforms, inputs, replaced)
+    executor = executor or ExecutorConfig(progress=False)
+    gpus = 1.0 if executor.kind == "ray" and str(cfg.device or "").startswith("cuda") else 0.0
+    executor = replace(executor, gpus=gpus, desc="pseudo-GT")
+    task = partial(_reconstruct_task, str(root), cfg, {i: (str(m), str(t)) for i, (m, t, _, _) in jobs.items()})
+    for done, (ident, record) in enumerate(map_tasks(task, list(jobs), executor), 1):
+        _, _, inputs, replaced = jobs[ident]
         record["inputs"] = inputs
         if replaced:
             record["replaced"] = replaced
-        atomic_write_json(record_path, record)
+        atomic_write_json(rec_dir / f"{ident}.json", record)  # the commit point, written here once
         for warning in record.get("stats", {}).get("warnings", []):
             log(f"warning: {ident}: {warning}")
-        log(f"    {record['status']}" + (f" ({record['reason']}: {record['message']})" if record["status"] != "ok"
-                                          else f" in {record['timings']['total']:.1f} s"))
+        source = f"{inputs['views']} {inputs['source'].replace('_', ' ')} at {inputs['resolution']}^2"
+        log(f"[{done}/{len(jobs)}] {ident} (from {source}): {record['status']}"
+            + (f" ({record['reason']}: {record['message']})" if record["status"] != "ok"
+               else f" in {record['timings']['total']:.1f} s"))
     if not report:
         return {"identities": len(ids)}
     return write_quality_report(root, ids, log=log)
+
+
+def _reconstruct_task(root: str, cfg: ReconConfig, paths: dict[str, tuple[str, str]], ident: str) -> dict:
+    """One executor task: reconstruct ``ident`` (its mesh is written here, its record by the caller)."""
+    mesh_path, transforms = paths[ident]
+    return reconstruct_identity(Path(root), ident, cfg, Path(mesh_path), transforms=Path(transforms))
 
 
 def reconstruct_identity(root: Path, ident: str, cfg: ReconConfig, mesh_path: Path,
