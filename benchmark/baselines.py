@@ -111,6 +111,8 @@ def mean_shape(meshes: list[trimesh.Trimesh], resolution: int = 128) -> tuple[np
     """
     from dataset.mesh_extract import extract_mesh
 
+    if resolution < 16:
+        raise UserError(f"template resolution must be at least 16 (got {resolution})")
     open_ = sum(1 for m in meshes if not m.is_watertight)
     if open_:
         print(f"warning: {open_} of {len(meshes)} reference meshes are not watertight; their inside/outside "

@@ -146,6 +146,9 @@ def leaderboard_png(board: Board, path: Path) -> list[Path]:
             colour = "tab:blue" if board.directions[m] else "tab:orange"
             ax.barh(range(len(entries)), vals, xerr=errs,
                     color=[REFERENCE_COLOUR if e.kind == "reference" else colour for e in entries])
+            template = next((e for e in entries if e.baseline == TEMPLATE and e.means.get(m) is not None), None)
+            if template is not None:  # the yardstick: a method's bar should end left of it (right for ↑)
+                ax.axvline(template.means[m], color=REFERENCE_COLOUR, linestyle="--", linewidth=0.8)
             low, high = board.ranges.get(m, (None, None))
             if low is not None:
                 ax.set_xlim(left=low)
