@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -42,9 +43,14 @@ def _load() -> str:
     return open("/proc/loadavg").read().split()[0]
 
 
-def measure(preset: str, variant: str, iters: int, mesh_grids: list[int], compile_mode: str | None) -> dict:
+def measure(preset: str, variant: str, iters: int, mesh_grids: list[int], keep_memory: bool) -> dict:
     """Run in a fresh process: time full iterations of one preset/variant and report peak RSS."""
     import torch
+
+    if keep_memory:
+        from geogen.model.runtime import keep_freed_memory
+
+        keep_freed_memory()
 
     import geogen
     from geogen.model.mesh import extract_mesh
@@ -86,20 +92,27 @@ def measure(preset: str, variant: str, iters: int, mesh_grids: list[int], compil
     return row
 
 
-def old_tree(ref: str) -> Path:
-    """A git worktree of ``ref`` under the temporary folder (created once, reused)."""
-    sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", ref], capture_output=True, text=True,
-                         check=True).stdout.strip()
-    path = Path(tempfile.gettempdir()) / f"geogen-bench-{sha}"
-    if not path.exists():
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(path), sha], check=True,
-                       capture_output=True)
-    return path
+# The files of the CPU-speed work of issue 14; ``--old`` takes these from the old commit.
+SPEED_FILES = ("geogen/model/layers.py", "geogen/model/superres.py", "geogen/model/discriminator.py",
+               "geogen/model/triplane.py")
 
 
-def run_worker(tree: Path, preset: str, variant: str, args) -> dict | None:
+def old_tree(ref: str, tmp: Path) -> Path:
+    """A copy of this checkout's ``geogen`` package with SPEED_FILES as they were at ``ref``: the
+    old layers with everything else (renderer, field, training loop) exactly as now."""
+    root = tmp / "old"
+    shutil.copytree(REPO / "geogen", root / "geogen", ignore=shutil.ignore_patterns("__pycache__"))
+    for rel in SPEED_FILES:
+        text = subprocess.run(["git", "-C", str(REPO), "show", f"{ref}:{rel}"], capture_output=True, text=True,
+                              check=True).stdout
+        (root / rel).write_text(text)
+    return root
+
+
+def run_worker(tree: Path, keep_memory: bool, preset: str, variant: str, args) -> dict | None:
     cmd = [sys.executable, __file__, "--worker", preset, "--variants", variant, "--threads", str(args.threads),
            "--iters", str(args.iters), "--mesh-grids", *map(str, args.mesh_grids)]
+    cmd += ["--keep-freed-memory"] if keep_memory else []
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(tree)}
     load_before = _load()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tree)
@@ -112,8 +125,9 @@ def run_worker(tree: Path, preset: str, variant: str, args) -> dict | None:
 
 
 def _fmt_row(code: str, r: dict, mesh_cols: list[str]) -> str:
-    v = r["img_s"]
+    v, c = r["img_s"], r["cpu_img_s"]
     cells = [code, r["preset"], r["variant"], str(r["batch"]), f"{min(v):.2f} / {statistics.median(v):.2f}",
+             f"{min(c):.2f} / {statistics.median(c):.2f}",
              f"{r['r1_s']:.2f}", f"{r['first_s']:.1f}", *[f"{r[c]:.1f}" for c in mesh_cols],
              f"{r['peak_rss_gb']:.2f}", r["load"]]
     return "| " + " | ".join(cells) + " |"
@@ -128,7 +142,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="processes per preset/variant (and per tree)")
     ap.add_argument("--old", default=None, help="git ref to compare against (alternating old/new processes)")
     ap.add_argument("--mesh-grids", type=int, nargs="*", default=[])
-    ap.add_argument("--compile", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--keep-freed-memory", action="store_true",
+                    help="geogen.model.runtime.keep_freed_memory() in the new code's process (also measured without)")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -136,46 +151,57 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-        print(json.dumps(measure(args.worker, args.variants[0], args.iters, args.mesh_grids, args.compile)))
+        print(json.dumps(measure(args.worker, args.variants[0], args.iters, args.mesh_grids,
+                                 args.keep_freed_memory)))
         return
 
-    trees = [("new", REPO)] + ([("old", old_tree(args.old))] if args.old else [])
+    tmp = tempfile.TemporaryDirectory()
+    trees = [("new", REPO, False)]
+    if args.keep_freed_memory:
+        trees.append(("new+keepmem", REPO, True))
+    if args.old:
+        trees.append(("old", old_tree(args.old, Path(tmp.name)), False))
     results: dict[tuple, list[dict]] = {}
     mesh_cols = [f"mesh{r}_s" for r in args.mesh_grids]
     print(f"# bench_train: {args.threads} thread(s), {os.cpu_count()} CPUs, {args.iters} iterations × "
           f"{args.rounds} round(s) per process kind" + (f"; old = {args.old}" if args.old else ""))
-    print("| code | preset | variant | batch | full iteration img/s (min / median) | R1 step s | first iteration s | "
+    print("| code | preset | variant | batch | full iteration img/s (min / median) | img/s per CPU second "
+          "(min / median) | R1 step s | first iteration s | "
           + "".join(f"{c} | " for c in mesh_cols) + "peak RSS GB | load (1 min, before→after) |")
-    print("|" + "---|" * (10 + len(mesh_cols)))
+    print("|" + "---|" * (11 + len(mesh_cols)))
     for rnd in range(args.rounds):
         for preset in args.presets:
             for variant in args.variants:
                 order = trees if rnd % 2 == 0 else trees[::-1]
-                for code, tree in order:
-                    row = run_worker(tree, preset, variant, args)
+                for code, tree, keep_memory in order:
+                    row = run_worker(tree, keep_memory, preset, variant, args)
                     if row is None:
                         continue
                     results.setdefault((code, preset, variant), []).append(row)
                     print(_fmt_row(code, row, mesh_cols), flush=True)
-    print("\n| preset | variant | code | img/s min / median (all rounds) | peak RSS GB |"
-          + (" new/old median | new/old min |" if args.old else ""))
-    print("|---|---|---|---|---|" + ("---|---|" if args.old else ""))
+    print("\n| preset | variant | code | img/s min / median (all rounds) | img/s per CPU s (median) | peak RSS GB |"
+          + (" new/old median | new/old min | new/old per CPU s |" if args.old else ""))
+    print("|---|---|---|---|---|---|" + ("---|---|---|" if args.old else ""))
     for preset in args.presets:
         for variant in args.variants:
             stats = {}
-            for code, _ in trees:
+            for code, _, _ in trees:
                 rows = results.get((code, preset, variant), [])
                 if rows:
                     v = [x for r in rows for x in r["img_s"]]
-                    stats[code] = (min(v), statistics.median(v), max(r["peak_rss_gb"] for r in rows))
-            for code, (lo, med, rss) in stats.items():
-                line = f"| {preset} | {variant} | {code} | {lo:.2f} / {med:.2f} | {rss:.2f} |"
-                if args.old and code == "new" and "old" in stats:
-                    line += f" {med / stats['old'][1]:.2f} | {lo / stats['old'][0]:.2f} |"
+                    c = [x for r in rows for x in r["cpu_img_s"]]
+                    stats[code] = (min(v), statistics.median(v), statistics.median(c),
+                                   max(r["peak_rss_gb"] for r in rows))
+            for code, (lo, med, cpu, rss) in stats.items():
+                line = f"| {preset} | {variant} | {code} | {lo:.2f} / {med:.2f} | {cpu:.2f} | {rss:.2f} |"
+                if args.old and code != "old" and "old" in stats:
+                    old = stats["old"]
+                    line += f" {med / old[1]:.2f} | {lo / old[0]:.2f} | {cpu / old[2]:.2f} |"
                 elif args.old:
-                    line += " | |"
+                    line += " | | |"
                 print(line)
     print(f"# load average at the end: {open('/proc/loadavg').read().strip()}")
+    tmp.cleanup()
 
 
 if __name__ == "__main__":

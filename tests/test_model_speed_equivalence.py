@@ -219,9 +219,30 @@ def test_superresolution_matches_original():
 
 
 @pytest.mark.parametrize("channels_last", [True, False])
-def test_sample_triplane_matches_one_batched_grid_sample(channels_last):
+def test_sample_triplane_matches_one_batched_grid_sample(channels_last, triplane_backward):
     g = torch.Generator().manual_seed(0)
     img = to_layout(torch.randn(2, 3 * 4, 16, 16, generator=g), channels_last).requires_grad_(True)
     points = (torch.rand(2, 50, 3, generator=g) - 0.5) * 1.2          # some outside the box
     assert_same(lambda: sample_triplane(img.reshape(2, 3, 4, 16, 16), points, 1.0),
                 lambda: ref_sample_triplane(img.reshape(2, 3, 4, 16, 16), points, 1.0), [img], [])
+
+
+@pytest.fixture(params=["rows", "aten"])
+def triplane_backward(request, monkeypatch):
+    """Both backward paths of sample_triplane: row accumulation (large planes) and aten's (small)."""
+    from geogen.model import triplane
+    monkeypatch.setattr(triplane._SampleTriplane, "ROWS_MIN_BYTES", 0 if request.param == "rows" else 1 << 40)
+    return request.param
+
+
+def test_sample_triplane_gradient_keeps_the_planes_layout_and_reaches_the_points(triplane_backward):
+    g = torch.Generator().manual_seed(0)
+    img = to_layout(torch.randn(2, 3 * 4, 16, 16, generator=g), True).requires_grad_(True)
+    planes = img.reshape(2, 3, 4, 16, 16)                           # a view of the NHWC tensor
+    points = ((torch.rand(2, 40, 3, generator=g) - 0.5) * 0.9).requires_grad_(True)
+    hook = []
+    planes.register_hook(lambda grad: hook.append(grad.stride()))
+    assert_same(lambda: sample_triplane(planes, points, 1.0), lambda: ref_sample_triplane(planes, points, 1.0),
+                [img, points], [])
+    if triplane_backward == "rows":
+        assert hook[0] == planes.stride()

@@ -154,15 +154,32 @@ class SynthesisLayer(nn.Module):
 
 
 class ToRGB(nn.Module):
-    """1x1 modulated conv without demodulation (StyleGAN2's toRGB), any number of output channels."""
+    """1x1 modulated conv without demodulation (StyleGAN2's toRGB), any number of output channels.
+
+    ``forward(x, w, img)`` adds the skip connection, the bilinear 2x upsampling of ``img``. On
+    channels-last input the 1x1 conv runs as one batched matrix product per sample with the style
+    folded into the weight, the upsampled skip as its accumulator and the bias added to ``img``
+    before the upsampling (which preserves constants): one pass over the large output.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int):
         super().__init__()
         self.conv = ModulatedConv2d(in_channels, out_channels, w_dim, kernel_size=1, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        return self.conv.modulated(x, w, bias=self.bias)[0]
+    def forward(self, x: torch.Tensor, w: torch.Tensor, img: torch.Tensor | None = None) -> torch.Tensor:
+        bias = self.bias[None, :, None, None]
+        if not x.is_contiguous(memory_format=torch.channels_last):
+            y = self.conv.modulated(x, w, bias=self.bias)[0]
+            return y if img is None else y + upsample2x(img)
+        B, I, H, W = x.shape
+        styles = self.conv.affine(w)                                                   # (B, I)
+        weight = self.conv.weight.view(-1, I) * self.conv.weight_gain                  # (O, I)
+        w_b = (weight[None] * styles[:, None, :]).transpose(1, 2)                      # (B, I, O)
+        base = bias if img is None else to_layout(upsample2x(img + bias), True)        # (1|B, O, 1|H, 1|W)
+        base = base.permute(0, 2, 3, 1).reshape(base.shape[0], -1, base.shape[1])     # NHWC rows, a view
+        y = torch.baddbmm(base, x.permute(0, 2, 3, 1).reshape(B, H * W, I), w_b)      # (B, H·W, O)
+        return y.view(B, H, W, -1).permute(0, 3, 1, 2)                                 # channels-last (B, O, H, W)
 
 
 class SynthesisBlock(nn.Module):
@@ -191,10 +208,7 @@ class SynthesisBlock(nn.Module):
             x = to_layout(self.const.unsqueeze(0).repeat(ws.shape[0], 1, 1, 1), self.channels_last)
         for i, conv in enumerate(self.convs):
             x = conv(x, ws[:, i], noise_mode=noise_mode)
-        y = self.torgb(x, ws[:, self.num_conv])
-        if img is not None:
-            y = y.add_(upsample2x(img))   # the conv output is not needed by its backward: add in place
-        return x, y
+        return x, self.torgb(x, ws[:, self.num_conv], img)
 
 
 class SynthesisNetwork(nn.Module):
