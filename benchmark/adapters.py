@@ -73,7 +73,7 @@ class GeoGenAdapter:
     def describe(self) -> dict:
         beta = float(self.G.beta) if self.G.field.is_sdf else None   # the β of the network that is inverted
         return {"kind": "geogen", "variant": self.cfg.variant, "model_config": self.cfg.to_dict(), "beta": beta,
-                "inversion": {"method": "pti", "loss": self.loss.name, **self.pti.to_dict()},
+                "inversion": {"method": "pti", **self.loss.describe(), **self.pti.to_dict()},
                 "mesh_resolution": self.mesh_resolution, "device": self.device}
 
     def _label(self, camera: Camera):

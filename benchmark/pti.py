@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 from dataclasses import asdict, dataclass
 
 import torch
@@ -55,14 +56,38 @@ PTI_PRESETS = {
 
 
 class ImageLoss:
-    """MSE on images in [-1, 1], plus LPIPS when its backbone weights are present locally."""
+    """PTI's image loss on images in [-1, 1]: MSE + LPIPS.
 
-    def __init__(self, lpips_model=None, lpips_weight: float = 1.0):
+    LPIPS needs its VGG16 weights locally; without them (``lpips_model`` None) the loss is MSE
+    alone. That substitution is printed once as a one-line console warning (at the first
+    inversion) and recorded by :meth:`describe` in the inversion settings of every result.
+    """
+
+    def __init__(self, lpips_model=None, lpips_weight: float = 1.0,
+                 unavailable_reason: str = "no lpips package or no local VGG16 weights"):
         self.lpips_model, self.lpips_weight = lpips_model, lpips_weight
+        self.unavailable_reason = unavailable_reason
+        self._warned = False
 
     @property
     def name(self) -> str:
         return "mse+lpips" if self.lpips_model is not None else "mse"
+
+    @property
+    def substitution(self) -> str | None:
+        """What replaced PTI's loss, or None when it is the real one."""
+        if self.lpips_model is not None:
+            return None
+        return f"MSE alone instead of MSE + LPIPS (LPIPS unavailable: {self.unavailable_reason})"
+
+    def describe(self) -> dict:
+        """The loss as recorded with the inversion settings."""
+        return {"loss": self.name, **({"loss_substituted": self.substitution} if self.substitution else {})}
+
+    def warn_once(self) -> None:
+        if self.substitution and not self._warned:
+            print(f"warning: PTI loss is {self.substitution}; recorded in the result", file=sys.stderr, flush=True)
+            self._warned = True
 
     def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         loss = F.mse_loss(pred, target)
@@ -95,6 +120,7 @@ def invert(G, targets: torch.Tensor, cams: torch.Tensor, cfg: PTIConfig, loss: I
     ``targets`` (V, 3, H, W) in [-1, 1] at the generator's image resolution; ``cams`` (V, 25).
     The mean w is taken for the first camera (EG3D conditions the mapping on the camera).
     """
+    loss.warn_once()
     V = targets.shape[0]
     w_avg, w_spread = mean_w(G, cams[:1], cfg.w_avg_samples, cfg.seed)
     w = w_avg.clone().requires_grad_(True)
