@@ -1,26 +1,46 @@
-"""Time the geometry metrics (10k and 100k points per surface) and, optionally, PTI per identity.
+"""Time every geometry metric of one pair (100k points per surface, EMD on 2,048), new code vs an
+older commit, and the exact-EMD solvers side by side.
 
-    .venv/bin/python benchmarks/bench_metrics.py [--model geogen.pkl --data D --preset tiny]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_metrics.py --old 10e816d --data D [--pred DIR]
+    PYTHONPATH=/path/with/lap .venv/bin/python benchmarks/bench_metrics.py --solvers-only
 
-Targets (issue 5): all geometry metrics for one pair ≤ 3 s at 100k points; exact EMD at
-2,048 points ≤ 1 s. The machine is shared, so figures are pessimistic: rerun on a quiet one.
+Pairs: ``synthetic`` (a bumpy ellipsoid, 20k faces, against an ellipsoid, 82k faces), with
+``--data D`` the GT meshes of consecutive test identities of D (another head as the
+"prediction": a close, realistic pair), and with ``--pred DIR`` the meshes ``DIR/<id>.ply``
+against D's GT (e.g. inversions of a briefly trained model: far from the GT, the slow case of
+nearest neighbours and of the exact EMD). Each code version runs in its own subprocess, one
+thread, old and new alternating round by round; the load average and peak RSS are printed
+beside each row. The metric values of old and new are compared (max relative difference).
+The solver table times scipy's linear_sum_assignment and, when importable, the Jonker–Volgenant
+solvers of ``lap`` / ``lapx`` / ``lapjv`` (not dependencies of the project) on the same cost
+matrices, checking each optimum against scipy's.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
-from dataclasses import replace
+from pathlib import Path
 
-import numpy as np
-import trimesh
-
-from benchmark.metrics import METRICS, exact_emd, prepare_pair
-from benchmark.protocol import Protocol
+REPO = Path(__file__).resolve().parents[1]
 
 
-def head_like_pair() -> tuple[trimesh.Trimesh, trimesh.Trimesh]:
+def _load() -> str:
+    return open("/proc/loadavg").read().split()[0]
+
+
+def head_like_pair():
     """A GT ellipsoid (~80k faces) and a bumpy prediction (~20k faces), a realistic size ratio."""
+    import numpy as np
+    import trimesh
+
     gt = trimesh.creation.icosphere(subdivisions=6)
     gt = trimesh.Trimesh(gt.vertices * [0.16, 0.2, 0.18], gt.faces, process=False)
     pred = trimesh.creation.icosphere(subdivisions=5)
@@ -29,67 +49,139 @@ def head_like_pair() -> tuple[trimesh.Trimesh, trimesh.Trimesh]:
     return trimesh.Trimesh(v, pred.faces, process=False), gt
 
 
-def timed(fn):
-    t = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t
+def pairs(data: str | None, pred_dir: str | None, limit: int):
+    """[(name, pred mesh, GT mesh, sample id)]"""
+    from geogen.common.meshio import load_mesh
+
+    out = [("synthetic", *head_like_pair(), "1")]
+    if data:
+        from benchmark.data import Dataset
+
+        ds = Dataset(data)
+        ids = ds.test_ids[: limit + 1]
+        gts = {i: load_mesh(ds.gt_path(i, "exact"), "GT mesh") for i in ids}
+        out += [(f"GT {a} vs {b}", gts[a], gts[b], b) for a, b in zip(ids, ids[1:])]
+        if pred_dir:
+            out += [(f"pred {i}", load_mesh(Path(pred_dir) / f"{i}.ply", "mesh"), gts[i], i) for i in ids
+                    if (Path(pred_dir) / f"{i}.ply").exists()]
+    return out
 
 
-def bench_metrics() -> None:
-    pred, gt = head_like_pair()
-    prepare_pair(pred, gt, Protocol(n_points=1000, emd_points=64), "0")[0].p_to_gt_mesh  # warm-up: imports
-    print(f"geometry metrics, one pair (pred {len(pred.faces)} faces, GT {len(gt.faces)} faces), seconds")
-    print(f"{'points':>8} {'prepare':>8} " + " ".join(f"{n:>12}" for n in METRICS.names()) + f" {'total':>8}")
-    for n in (10_000, 100_000, 100_000):  # 100k twice: the spread shows the machine's noise
-        protocol = Protocol(n_points=n, emd_points=min(2048, n))
-        (ctx, _), t_prep = timed(lambda: prepare_pair(pred, gt, protocol, "1"))
-        times = {}
-        for name in METRICS.names():  # shared work (NN queries, mesh distances) counts where first used
-            _, times[name] = timed(lambda: METRICS.get(name).fn(ctx))
-        total = t_prep + sum(times.values())
-        print(f"{n:>8} {t_prep:>8.2f} " + " ".join(f"{times[k]:>12.2f}" for k in METRICS.names()) + f" {total:>8.2f}")
+def worker(args) -> None:
+    from benchmark.metrics import METRICS, prepare_pair
+    from benchmark.protocol import Protocol
+
+    protocol = Protocol(n_points=args.points, emd_points=args.emd_points)
+    rows = []
+    for name, pred, gt, sid in pairs(args.data, args.pred, args.limit):
+        load = _load()
+        t = time.perf_counter()
+        ctx, _ = prepare_pair(pred, gt, protocol, sid)
+        times, values = {"prepare": time.perf_counter() - t}, {}
+        for metric in METRICS.names():   # shared work (NN queries, mesh distances) counts where first used
+            t = time.perf_counter()
+            values[metric] = METRICS.get(metric).fn(ctx)
+            times[metric] = time.perf_counter() - t
+        rows.append({"pair": name, "load": load, "times": times, "values": values,
+                     "total": sum(times.values())})
+    print(json.dumps({"rows": rows, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def old_tree(ref: str) -> Path:
+    path = Path(tempfile.gettempdir()) / f"geogen-old-{ref}"
+    if not path.exists():
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(path), ref], check=True,
+                       capture_output=True)
+    return path
+
+
+def run_worker(tree: Path, args) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--points", str(args.points),
+           "--emd-points", str(args.emd_points), "--limit", str(args.limit)]
+    cmd += (["--data", args.data] if args.data else []) + (["--pred", args.pred] if args.pred else [])
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tree)
+    if out.returncode != 0:
+        raise SystemExit(f"worker failed ({tree}):\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def solvers(m: int, rounds: int) -> None:
+    """Exact assignment solvers on the EMD cost of concentric-sphere samples and of uniform cubes."""
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
+    candidates = {"scipy linear_sum_assignment": lambda c: linear_sum_assignment(c)[1]}
+    try:
+        import lap
+        candidates[f"lap{'x' if hasattr(lap, 'lapjvx') else ''} {lap.__version__} lapjv"] = lambda c: lap.lapjv(c)[1]
+    except ImportError:
+        pass
+    try:
+        import lapjv
+        candidates["lapjv (src-d) lapjv"] = lambda c: lapjv.lapjv(c)[0]
+    except ImportError:
+        pass
     rng = np.random.default_rng(0)
-    print("\nexact EMD (scipy linear_sum_assignment) on M points per set, seconds")
-    for m in (1024, 2048, 4096):
-        a, b = rng.random((m, 3)), rng.random((m, 3))
-        _, t = timed(lambda: exact_emd(a, b))
-        print(f"{m:>8} {t:>8.2f}")
-
-
-def bench_pti(model: str, data: str, preset: str, limit: int) -> None:
-    from benchmark.adapters import load_adapter
-    from benchmark.data import Dataset
-    from benchmark.pti import PTI_PRESETS
-    from benchmark.run import RunSettings, choose_views, read_image
-
-    pti = PTI_PRESETS[preset]
-    adapter = load_adapter(model, pti)
-    ds = Dataset(data)
-    print(f"\nPTI ({preset}: {pti.steps_w} W steps + {pti.steps_g} tuning steps), seconds per identity")
-    for sid in ds.test_ids[:limit]:
-        views = ds.views(sid)
-        (inputs, _) = choose_views(len(views), RunSettings(), sid)
-        img = read_image(views[inputs[0]].image_path)
-        state, t_inv = timed(lambda: adapter.invert([img], [views[inputs[0]].camera]))
-        _, t_mesh = timed(lambda: adapter.mesh(state))
-        print(f"{sid:>8} invert {t_inv:8.1f}  mesh {t_mesh:6.2f}  "
-              f"({t_inv / max(pti.steps_w + pti.steps_g, 1):.2f} s/step)")
+    u, v = rng.normal(size=(m, 3)), rng.normal(size=(m, 3))
+    cases = {"spheres r 1 / 1.1": cdist(1.1 * u / np.linalg.norm(u, axis=1, keepdims=True),
+                                        v / np.linalg.norm(v, axis=1, keepdims=True)),
+             "uniform cubes": cdist(rng.random((m, 3)), rng.random((m, 3)))}
+    print(f"\nexact EMD solvers at M = {m}, one thread, seconds (min over {rounds}; load at the start)")
+    for case, cost in cases.items():
+        best = None
+        for name, solve in candidates.items():
+            secs, load = [], _load()
+            for _ in range(rounds):
+                t = time.perf_counter()
+                cols = np.asarray(solve(cost))
+                secs.append(time.perf_counter() - t)
+            value = float(cost[np.arange(m), cols].mean())
+            best = value if best is None else best
+            print(f"  {case:<18} {name:<30} {min(secs):7.2f}  load {load}  EMD {value:.6f}"
+                  f"{'' if abs(value - best) < 1e-9 else '  (NOT the optimum)'}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", help="model file for the PTI timing (skipped without it)")
-    ap.add_argument("--data", help="dataset folder for the PTI timing")
-    ap.add_argument("--preset", default="tiny", help="PTI preset (tiny, small, paper)")
-    ap.add_argument("--limit", type=int, default=2, help="identities to invert")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads")
+    ap.add_argument("--old", help="git ref of the code to compare with (e.g. 10e816d)")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--data", help="dataset folder: GT pairs of its test identities")
+    ap.add_argument("--pred", help="folder of predicted meshes <id>.ply scored against --data's GT")
+    ap.add_argument("--limit", type=int, default=2, help="test identities of --data")
+    ap.add_argument("--points", type=int, default=100_000)
+    ap.add_argument("--emd-points", type=int, default=2048)
+    ap.add_argument("--solvers-only", action="store_true", help="only the EMD solver table")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    import torch
-
-    torch.set_num_threads(args.threads)
-    bench_metrics()
-    if args.model and args.data:
-        bench_pti(args.model, args.data, args.preset, args.limit)
+    if args.worker:
+        return worker(args)
+    if not args.solvers_only:
+        trees = {"new": REPO} | ({"old": old_tree(args.old)} if args.old else {})
+        runs = {k: [] for k in trees}
+        for r in range(args.rounds):
+            for code, tree in (trees.items() if r % 2 == 0 else reversed(trees.items())):
+                runs[code].append(run_worker(tree, args))
+        names = list(runs["new"][0]["rows"][0]["times"])
+        print(f"geometry metrics of one pair, {args.points} points, EMD on {args.emd_points}, one thread, "
+              f"seconds (median of {args.rounds}; shared work counts where first used)")
+        print(f"{'pair':<16} {'code':<4} " + " ".join(f"{n[:9]:>9}" for n in names) +
+              f" {'total':>7} {'loads':<12} {'RSS MB':>6}")
+        for i, row in enumerate(runs["new"][0]["rows"]):
+            for code, rs in runs.items():
+                med = {n: statistics.median(r["rows"][i]["times"][n] for r in rs) for n in names}
+                total = statistics.median(r["rows"][i]["total"] for r in rs)
+                loads = ",".join(r["rows"][i]["load"] for r in rs)
+                print(f"{row['pair']:<16} {code:<4} " + " ".join(f"{med[n]:>9.3f}" for n in names) +
+                      f" {total:>7.2f} {loads:<12} {max(r['peak_rss_mb'] for r in rs):>6.0f}")
+            if "old" in runs:
+                new_v, old_v = runs["new"][0]["rows"][i]["values"], runs["old"][0]["rows"][i]["values"]
+                diff = max(abs(new_v[k] - old_v[k]) / max(abs(old_v[k]), 1e-12) for k in new_v)
+                ratio = (statistics.median(r["rows"][i]["total"] for r in runs["old"]) /
+                         statistics.median(r["rows"][i]["total"] for r in runs["new"]))
+                print(f"{'':<16} old/new total {ratio:.2f}×, metric values max relative difference {diff:.1e}")
+    solvers(args.emd_points, 1 if not args.solvers_only else args.rounds)
 
 
 if __name__ == "__main__":

@@ -57,3 +57,31 @@ def test_adapter_records_the_substitution_in_the_inversion_settings(tiny):
     assert inv["loss"] == "mse" and inv["loss_substituted"].startswith("MSE alone instead of MSE + LPIPS")
     assert "loss_substituted" not in GeoGenAdapter(G, G.cfg, {}, PTIConfig(), lpips_model=FakeLPIPS(),
                                                    device="cpu").describe()["inversion"]
+
+
+def test_adam_matches_torch_optim_adam():
+    """Same parameters as torch.optim.Adam (its default CPU path) after steps with changing lr and
+    a parameter that gets no gradient."""
+    from benchmark.pti import Adam
+
+    torch.manual_seed(0)
+    params = [torch.randn(5, 3), torch.randn(7), torch.randn(2)]
+    mine = [p.clone().requires_grad_(True) for p in params]
+    ref = [p.clone().requires_grad_(True) for p in params]
+    opt, opt_ref = Adam(mine, lr=0.01, betas=(0.9, 0.999)), torch.optim.Adam(ref, lr=0.01, betas=(0.9, 0.999))
+    for step in range(6):
+        lr = 0.01 * (step + 1) / 6
+        opt.lr = lr
+        for group in opt_ref.param_groups:
+            group["lr"] = lr
+        grads = [torch.randn_like(p) for p in params]
+        for ps in (mine, ref):
+            for p, g in zip(ps[:2], grads):   # the last parameter gets no gradient
+                p.grad = g.clone()
+        opt.step()
+        opt_ref.step()
+        opt.zero_grad()
+        opt_ref.zero_grad()
+    for a, b, p0 in zip(mine, ref, params):
+        assert torch.equal(a, b)
+    assert torch.equal(mine[2], params[2]) and not torch.equal(mine[0], params[0])
