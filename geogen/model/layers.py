@@ -176,9 +176,12 @@ class ToRGB(nn.Module):
         styles = self.conv.affine(w)                                                   # (B, I)
         weight = self.conv.weight.view(-1, I) * self.conv.weight_gain                  # (O, I)
         w_b = (weight[None] * styles[:, None, :]).transpose(1, 2)                      # (B, I, O)
-        base = bias if img is None else to_layout(upsample2x(img + bias), True)        # (1|B, O, 1|H, 1|W)
-        base = base.permute(0, 2, 3, 1).reshape(base.shape[0], -1, base.shape[1])     # NHWC rows, a view
-        y = torch.baddbmm(base, x.permute(0, 2, 3, 1).reshape(B, H * W, I), w_b)      # (B, H·W, O)
+        rows = x.permute(0, 2, 3, 1).reshape(B, H * W, I)                              # NHWC rows, a view
+        if img is None:
+            y = torch.baddbmm(bias.view(1, 1, -1), rows, w_b)                          # (B, H·W, O)
+        else:  # accumulate into the fresh upsampled skip (its backward does not need it): no copy
+            base = to_layout(upsample2x(img + bias), True)
+            y = base.permute(0, 2, 3, 1).view(B, H * W, -1).baddbmm_(rows, w_b)
         return y.view(B, H, W, -1).permute(0, 3, 1, 2)                                 # channels-last (B, O, H, W)
 
 
