@@ -233,7 +233,7 @@ def baselines(data: Path = typer.Option(..., help="dataset folder (manifest.json
 def shapes(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot) written by geogen-train"),
            data: Path = typer.Option(..., help="dataset folder (its GT meshes are the reference shapes)"),
            out: Path = typer.Option(Path("shapes.json"), help="result JSON (sample meshes kept in <out>.meshes/)"),
-           samples: Optional[int] = typer.Option(None, help="K sample meshes (default: size of the first split)"),
+           samples: Optional[int] = typer.Option(None, help="K sample meshes (default: size of the largest split)"),
            splits: str = typer.Option("test,train", help="reference splits, comma-separated; the first sets the "
                                                          "distance scale"),
            seed: int = typer.Option(0, help="first latent seed (sample i uses seed + i, as geogen-gen --seeds)"),
