@@ -106,6 +106,10 @@ def test_baselines_resume_and_rebuild_when_the_reference_changes(toy, tmp_path):
     stamp = mesh.stat().st_mtime_ns
     run_baselines(toy, out, FAST, settings, pictures=False, progress=False)
     assert mesh.stat().st_mtime_ns == stamp  # reused
+    again = tmp_path / "again"
+    run_baselines(toy, again, FAST, settings, pictures=False, progress=False)
+    assert (again / "template-mean.meshes/000003.ply").read_bytes() == mesh.read_bytes()  # deterministic
+    assert read_json(again / "template-mean.json")["summary"] == read_json(out / "template-mean.json")["summary"]
     run_baselines(toy, out, FAST, BaselineSettings(baselines=("template-mean",), template_resolution=24),
                   pictures=False, progress=False)
     assert mesh.stat().st_mtime_ns != stamp  # another resolution: rebuilt
