@@ -9,8 +9,8 @@ initialised weights (seed 0), and ``model`` (the G_ema of ``--model``, a trained
 untrained EG3D density never reaches σ = 10, so the ``eg3d`` variant of a random model is meshed at
 the 90 % quantile of its density (printed). Every measurement runs in its own subprocess (one
 thread, its own peak RSS), old and new alternating round by round so machine noise hits both;
-``--old REF`` checks REF out into a git worktree and runs the same worker against that tree's
-``geogen`` package. The new mesh is compared with the old one (the old code meshed the dense
+``--old REF`` (and ``--new REF``, default this working tree) check REF out into a git worktree
+and run the same worker against that tree's ``geogen`` package. The new mesh is compared with the old one (the old code meshed the dense
 grid): "same" means identical vertex and face arrays.
 """
 
@@ -124,6 +124,7 @@ def main() -> None:
     ap.add_argument("--variants", nargs="+", default=["geogen", "eg3d"])
     ap.add_argument("--resolution", type=int, default=256)
     ap.add_argument("--old", help="git ref of the code to compare with (e.g. 10e816d)")
+    ap.add_argument("--new", help="git ref of the new code (default: this working tree)")
     ap.add_argument("--rounds", type=int, default=2, help="alternating old/new rounds")
     ap.add_argument("--model", help="model file for --presets model")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -133,7 +134,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.worker:
         return worker(args)
-    trees = {"new": REPO} | ({"old": old_tree(args.old)} if args.old else {})
+    trees = {"new": old_tree(args.new) if args.new else REPO} | ({"old": old_tree(args.old)} if args.old else {})
     tmp = Path(tempfile.mkdtemp())
     print(f"mesh extraction at {args.resolution}³, one thread, seconds (load = 1-min load average at the start)")
     print(f"{'preset':<13} {'variant':<7} {'code':<4} {'min s':>7} {'median s':>8} {'loads':<16} "

@@ -12,12 +12,14 @@ def both_meshes(field, R, level=0.0, inside_is_low=True, stride=4, key="sdf"):
     query = lambda p: {key: field(p)}  # noqa: E731
     dense = marching_cubes(sample_grid(query, R, 1.0, key), level, 1.0, inside_is_low)
     vol, stats = sample_grid_adaptive(query, R, 1.0, key, level, inside_is_low, stride=stride)
-    return dense, marching_cubes(vol, level, 1.0, inside_is_low), stats
+    fine = marching_cubes(vol, level, 1.0, inside_is_low)
+    assert_same_mesh(fine, marching_cubes(vol, level, 1.0, inside_is_low, mask=stats["mask"]), allow_empty=True)
+    return dense, fine, stats
 
 
-def assert_same_mesh(a, b):
+def assert_same_mesh(a, b, allow_empty=False):
     (va, fa), (vb, fb) = a, b
-    assert len(fa) > 0
+    assert allow_empty or len(fa) > 0
     np.testing.assert_array_equal(va, vb)
     np.testing.assert_array_equal(fa, fb)
 
