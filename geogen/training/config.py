@@ -30,6 +30,12 @@ class TrainConfig:
     xflip: bool = True                 # add x-mirrored copies of every image with the mirrored camera label
     reuse_fakes: bool = False          # D and G phases share one set of renderings (saves a G forward; tiny preset)
     workers: int = 0                   # DataLoader worker processes (0: load in the training process)
+    batch_gpu: int = 0                 # samples per forward pass of one process (0: batch_size / processes); the
+                                       # randomness is drawn per such micro-batch, so N processes equal one
+                                       # process at the same batch_gpu (it accumulates N micro-batches)
+    tf32: bool = True                  # CUDA: TF32 matmuls/convolutions (Ampere+); no effect on CPU
+    bf16: bool = False                 # bf16 autocast of G's synthesis; refused until the tri-plane sampler's
+                                       # backward handles it (docs/training.md)
     loss: LossConfig = field(default_factory=LossConfig)
 
     def __post_init__(self):

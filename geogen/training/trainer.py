@@ -17,9 +17,12 @@ With ``reuse_fakes`` (the tiny preset's CPU saving) the D phase runs first on th
 the G phase then back-propagates through, as in the classic DCGAN loop: one G forward pass
 less per iteration, at the price of D seeing the fakes of the current rather than a fresh z.
 
-Every random number of iteration k on rank r comes from a generator seeded by (seed, r, k),
-and the data order is a pure function of (seed, k): a resumed run repeats exactly what an
-uninterrupted one would have done.
+Each process runs its share of the global batch as micro-batches of ``batch_gpu`` samples
+(gradients accumulated; StyleGAN2-ADA's batch/batch_gpu). Every random number of micro-batch j
+of iteration k comes from a stream seeded by (seed, j, k), and the data order is a pure
+function of (seed, k): a resumed run repeats exactly what an uninterrupted one would have done,
+and N processes compute what one process computes at the same ``batch_gpu`` (see
+distributed.py).
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from geogen.model.generator import Generator
 from .checkpoint import load_state
 from .config import TrainConfig
 from .data import ImageLabelDataset, ResumableBatchSampler, camera_stats
-from .distributed import DistContext, all_reduce_mean, average_gradients, broadcast_module, step_seed
+from .distributed import (DistContext, RandomStreams, RankSlice, all_reduce_mean, all_reduce_mean_tensor,
+                          average_gradients, broadcast_module, set_precision, step_seed)
 from geogen.model.regularizers import minimal_surface_loss, subsample_points
 
 from .losses import Schedule, d_logistic, ema_beta, g_nonsaturating, r1_penalty, schedule_at, update_ema
@@ -71,6 +75,15 @@ class Trainer:
                             f"{model_cfg.image_resolution}²")
         self.cfg, self.model_cfg, self.dataset, self.ctx = cfg, model_cfg, dataset, ctx
         self.batch_per_rank = cfg.loss.batch_size // ctx.world
+        self.micro = cfg.batch_gpu or self.batch_per_rank  # samples per forward pass
+        if cfg.batch_gpu < 0 or self.batch_per_rank % self.micro:
+            raise UserError(f"batch_gpu {cfg.batch_gpu} does not divide the {self.batch_per_rank} samples per process "
+                            f"(batch size {cfg.loss.batch_size} over {ctx.world}); change --set batch_gpu")
+        self.rounds = self.batch_per_rank // self.micro  # micro-batches accumulated per step
+        if cfg.bf16:  # the autocast path below is ready; the sampler's custom backward is not
+            raise UserError("bf16=true is not supported yet: the tri-plane sampler's custom backward "
+                            "(geogen/model/triplane.py) gets bf16 planes and float32 gradients; train in float32")
+        set_precision(ctx, cfg.tf32)
         dev = ctx.device
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         self.G = Generator(model_cfg).to(dev).train()
@@ -86,6 +99,7 @@ class Trainer:
         self.progress = Progress()
         self._batches = None
         self._last_r1: dict[str, float] = {}
+        self._w_means: list[torch.Tensor] = []  # mean w of each micro-batch rendered with grad this step
 
     def _g_param_groups(self) -> list[dict]:
         """G's networks, and (SDF variants) log β in a group of its own with its own learning rate:
@@ -107,8 +121,10 @@ class Trainer:
     # ------------------------------------------------------------------ data
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self._batches is None:  # (re)started lazily so a resume starts at the right batch
-            sampler = ResumableBatchSampler(len(self.dataset), self.batch_per_rank, self.ctx.rank, self.ctx.world,
-                                            self.cfg.seed, start_batch=self.progress.step)
+            glob = ResumableBatchSampler(len(self.dataset), self.cfg.loss.batch_size, 0, 1, self.cfg.seed,
+                                         start_batch=self.progress.step)  # the global batches, then this rank's part
+            lo = self.ctx.rank * self.batch_per_rank
+            sampler = RankSlice(glob, lo, lo + self.batch_per_rank)
             # its own generator: creating the loader must not draw from the (per-step seeded) global RNG
             loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=sampler, num_workers=self.cfg.workers,
                                                  persistent_workers=self.cfg.workers > 0,
@@ -127,13 +143,33 @@ class Trainer:
         return c, torch.where(swap, other, c)
 
     def _generate(self, sched: Schedule, grad: bool) -> tuple[dict, torch.Tensor]:
-        n = self.batch_per_rank
+        """Render one micro-batch of fakes; with ``grad``, also remember its mean w for w_avg."""
+        n = self.micro
         z = torch.randn(n, self.model_cfg.z_dim, device=self.ctx.device)
         c, c_cond = self._random_cameras(n, sched.swap_prob)
         with torch.set_grad_enabled(grad):
-            ws = self.G.mapping(z, c_cond, update_emas=grad)
-            out = self.G.synthesis(ws, c, noise_mode="random")
+            ws = self.G.mapping(z, c_cond)
+            if grad:
+                self._w_means.append(ws[:, 0].detach().contiguous().mean(dim=0))
+            with torch.autocast(self.ctx.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16):
+                out = self.G.synthesis(ws, c, noise_mode="random")
+        if self.cfg.bf16:  # D and the losses stay in float32
+            out = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in out.items()}
         return out, c
+
+    def _update_w_avg(self) -> None:
+        """EG3D's w_avg tracking, once per step from the mean w of the whole global batch (the
+        mapping's own update would run per micro-batch and per rank, and ranks would drift apart)."""
+        if not self._w_means:
+            return
+        mapping = self.G.mapping_network
+        mean = all_reduce_mean_tensor(torch.stack(self._w_means).mean(dim=0), self.ctx)
+        mapping.w_avg.copy_(mean.lerp(mapping.w_avg, mapping.w_avg_beta))
+        self._w_means = []
+
+    def _chunks(self, *tensors: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
+        """This process's batch as its micro-batches."""
+        return list(zip(*(t.split(self.micro) for t in tensors)))
 
     def _real_inputs(self, images: torch.Tensor, requires_grad: bool = False) -> dict:
         """Real images in the dual discriminator's layout: final image and the raw-resolution copy."""
@@ -154,13 +190,18 @@ class Trainer:
             raise TrainingDiverged(f"{what} became NaN/inf at iteration {self.progress.step} "
                                    f"(kimg {self.progress.kimg:.3f})")
 
-    def _apply(self, module: torch.nn.Module, opt: torch.optim.Optimizer, total: torch.Tensor,
-               losses: dict[str, torch.Tensor]) -> None:
+    def _accumulate(self, total: torch.Tensor, losses: dict[str, torch.Tensor]) -> None:
+        """Backward of one micro-batch's loss, scaled so the accumulated gradient is the mean."""
         self._check_finite(losses)
-        opt.zero_grad(set_to_none=True)
-        total.backward()
+        (total / self.rounds if self.rounds > 1 else total).backward()
+
+    def _step(self, module: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
         average_gradients(module, self.ctx)
         opt.step()
+
+    @staticmethod
+    def _mean_stats(per_micro: list[dict[str, float]]) -> dict[str, float]:
+        return {k: sum(d[k] for d in per_micro) / len(per_micro) for k in per_micro[0]}
 
     def _regularizers(self, fake: dict) -> list[tuple[str, float, torch.Tensor]]:
         """(name, weight, value) of the geometry regularisers with a weight > 0 (loss config)."""
@@ -175,47 +216,79 @@ class Trainer:
                           self.G.density_smoothness_loss(fake["planes"], L.density_reg_points, L.density_reg_p_dist)))
         return terms
 
-    def g_step(self, sched: Schedule, fakes: tuple[dict, torch.Tensor] | None = None) -> dict[str, float]:
-        """Non-saturating G loss through a frozen D, + λ·SDF depth loss, + the weighted regularisers.
-        ``fakes``: renderings (with their graph) to use instead of rendering new ones."""
+    def streams(self) -> RandomStreams:
+        """The random streams of this process's micro-batches at the current iteration."""
+        first = self.ctx.rank * self.rounds  # index of this process's first micro-batch in the global batch
+        return RandomStreams([step_seed(self.cfg.seed, first + j, self.progress.step) for j in range(self.rounds)],
+                             self.ctx.device)
+
+    def g_step(self, sched: Schedule, fakes: list[tuple[dict, torch.Tensor]] | None = None,
+               streams: RandomStreams | None = None) -> dict[str, float]:
+        """Non-saturating G loss through a frozen D, + λ·SDF depth loss, + the weighted regularisers,
+        accumulated over the micro-batches. ``fakes``: renderings (with their graph) to use instead
+        of rendering new ones."""
+        streams = streams or self.streams()
         self.D.requires_grad_(False)
-        fake, c = fakes if fakes is not None else self._generate(sched, grad=True)
-        losses = {"G/gan": g_nonsaturating(self.D(fake, c, blur_sigma=sched.blur_sigma))}
-        total = losses["G/gan"]
-        if "sdf_depth_loss" in fake:
-            losses["G/sdf_depth"] = fake["sdf_depth_loss"]
-            if sched.depth_weight > 0:
-                total = total + sched.depth_weight * fake["sdf_depth_loss"]
-        for name, weight, value in self._regularizers(fake):
-            losses[name] = value
-            total = total + weight * value
-        self._apply(self.G, self.opt_G, total, losses)
+        self.opt_G.zero_grad(set_to_none=True)
+        stats = []
+        for j in range(self.rounds):
+            with streams.use(j):
+                fake, c = fakes[j] if fakes is not None else self._generate(sched, grad=True)
+                losses = {"G/gan": g_nonsaturating(self.D(fake, c, blur_sigma=sched.blur_sigma))}
+                total = losses["G/gan"]
+                if "sdf_depth_loss" in fake:
+                    losses["G/sdf_depth"] = fake["sdf_depth_loss"]
+                    if sched.depth_weight > 0:
+                        total = total + sched.depth_weight * fake["sdf_depth_loss"]
+                for name, weight, value in self._regularizers(fake):
+                    losses[name] = value
+                    total = total + weight * value
+            self._accumulate(total, losses)
+            stats.append({k: float(v.detach()) for k, v in losses.items()})
+            del fake, total, losses
+        self._step(self.G, self.opt_G)
         self.D.requires_grad_(True)
-        return {k: float(v.detach()) for k, v in losses.items()}
+        return self._mean_stats(stats)
 
     def d_step(self, images: torch.Tensor, labels: torch.Tensor, sched: Schedule,
-               fakes: tuple[dict, torch.Tensor] | None = None) -> dict[str, float]:
+               fakes: list[tuple[dict, torch.Tensor]] | None = None,
+               streams: RandomStreams | None = None) -> dict[str, float]:
         """Logistic D loss on detached fakes (new ones unless ``fakes`` is given) and real images."""
-        if fakes is None:
-            fake, c = self._generate(sched, grad=False)
-        else:
-            fake, c = {k: v.detach() for k, v in fakes[0].items()}, fakes[1]
-        fake_logits = self.D(fake, c, blur_sigma=sched.blur_sigma)
-        real_logits = self.D(self._real_inputs(images), labels, blur_sigma=sched.blur_sigma)
-        loss = d_logistic(fake_logits, real_logits)
-        self._apply(self.D, self.opt_D, loss, {"D/loss": loss})
-        return {"D/loss": float(loss.detach()), "D/real_score": float(real_logits.detach().mean()),
-                "D/fake_score": float(fake_logits.detach().mean())}
+        streams = streams or self.streams()
+        self.opt_D.zero_grad(set_to_none=True)
+        stats = []
+        for j, (images, labels) in enumerate(self._chunks(images, labels)):
+            with streams.use(j):
+                if fakes is None:
+                    fake, c = self._generate(sched, grad=False)
+                else:
+                    fake, c = {k: v.detach() for k, v in fakes[j][0].items()}, fakes[j][1]
+                fake_logits = self.D(fake, c, blur_sigma=sched.blur_sigma)
+                real_logits = self.D(self._real_inputs(images), labels, blur_sigma=sched.blur_sigma)
+                loss = d_logistic(fake_logits, real_logits)
+            self._accumulate(loss, {"D/loss": loss})
+            stats.append({"D/loss": float(loss.detach()), "D/real_score": float(real_logits.detach().mean()),
+                          "D/fake_score": float(fake_logits.detach().mean())})
+        self._step(self.D, self.opt_D)
+        return self._mean_stats(stats)
 
-    def r1_step(self, images: torch.Tensor, labels: torch.Tensor, sched: Schedule) -> dict[str, float]:
+    def r1_step(self, images: torch.Tensor, labels: torch.Tensor, sched: Schedule,
+                streams: RandomStreams | None = None) -> dict[str, float]:
         """Lazy R1 on both real inputs of the dual D, scaled by the interval."""
         L = self.cfg.loss
-        real = self._real_inputs(images, requires_grad=True)
-        logits = self.D(real, labels, blur_sigma=sched.blur_sigma)
-        penalty = r1_penalty(logits, [real["image"], real["image_raw"]])
-        loss = (penalty * (L.r1_gamma / 2)).mean() * L.r1_interval
-        self._apply(self.D, self.opt_D, loss, {"D/r1": penalty.mean()})
-        return {"D/r1": float(penalty.mean().detach())}
+        streams = streams or self.streams()
+        self.opt_D.zero_grad(set_to_none=True)
+        stats = []
+        for j, (images, labels) in enumerate(self._chunks(images, labels)):
+            with streams.use(j):
+                real = self._real_inputs(images, requires_grad=True)
+                logits = self.D(real, labels, blur_sigma=sched.blur_sigma)
+                penalty = r1_penalty(logits, [real["image"], real["image_raw"]])
+                loss = (penalty * (L.r1_gamma / 2)).mean() * L.r1_interval
+            self._accumulate(loss, {"D/r1": penalty.mean()})
+            stats.append({"D/r1": float(penalty.mean().detach())})
+        self._step(self.D, self.opt_D)
+        return self._mean_stats(stats)
 
     # ------------------------------------------------------------------ iteration
     def schedule(self) -> Schedule:
@@ -223,21 +296,25 @@ class Trainer:
 
     def train_step(self) -> dict[str, float]:
         """One full iteration (G, D, lazy R1, EMA); returns rank-averaged statistics."""
-        torch.manual_seed(step_seed(self.cfg.seed, self.ctx.rank, self.progress.step))
+        streams = self.streams()
         images, labels = self._next_batch()
         sched = self.schedule()
         self.G.set_beta_trainable(sched.beta_trainable)
         if self.cfg.reuse_fakes:  # D then G on the same renderings: one G forward less per iteration
-            fakes = self._generate(sched, grad=True)
-            stats = self.d_step(images, labels, sched, fakes)
-            stats.update(self.g_step(sched, fakes))
+            fakes = []
+            for j in range(self.rounds):
+                with streams.use(j):
+                    fakes.append(self._generate(sched, grad=True))
+            stats = self.d_step(images, labels, sched, fakes, streams)
+            stats.update(self.g_step(sched, fakes, streams))
             del fakes
         else:  # EG3D: G phase, then D phase on fresh renderings
-            stats = self.g_step(sched)
-            stats.update(self.d_step(images, labels, sched))
+            stats = self.g_step(sched, streams=streams)
+            stats.update(self.d_step(images, labels, sched, streams=streams))
+        self._update_w_avg()
         L = self.cfg.loss
         if L.r1_gamma > 0 and L.r1_interval > 0 and self.progress.step % L.r1_interval == 0:
-            self._last_r1 = self.r1_step(images, labels, sched)
+            self._last_r1 = self.r1_step(images, labels, sched, streams)
         stats.update(self._last_r1)  # the latest R1 value, so every logged step shows it
         batch = L.batch_size
         update_ema(self.G_ema, self.G, ema_beta(batch, self.progress.nimg, L.ema_kimg, L.ema_rampup))
