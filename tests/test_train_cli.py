@@ -63,14 +63,45 @@ def test_train_cli_then_generate(tmp_path, data, monkeypatch, capsys):
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None, reason="no torchrun")
 def test_torchrun_two_processes_on_cpu(tmp_path, data):
+    """Snapshots and logs are written once (by rank 0), a torchrun run resumes under torchrun, and the
+    result equals one process at the same global batch and batch_gpu (tests/test_train_ddp.py)."""
+    import json
+
+    from geogen.training.run import prepare_run, train
+
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "geogen.cli.train", "--data", str(data),
-           "--out", str(out), "--preset", "tiny", "--kimg", "0.016", "--set", "loss.batch_size=4", "--no-progress"]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    sets = ["loss.batch_size=4", "snapshot_kimg=0.008", "log_steps=1"]
+
+    def launch(kimg, *extra):
+        cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "geogen.cli.train", "--data", str(data),
+               "--out", str(out), "--preset", "tiny", "--kimg", kimg, "--no-progress", *extra]
+        for s in sets:
+            cmd += ["--set", s]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return proc
+
+    launch("0.016")
     snap = ckpt.load_file(ckpt.find_latest(out), "snapshot")
     assert snap["progress"] == {"step": 4, "nimg": 16} and snap["meta"]["world_size"] == 2
     assert all(torch.isfinite(v).all() for v in snap["G"].values() if v.is_floating_point())
     ckpt.load_model_file(out / "geogen.pkl")
+    # written once, by rank 0: one snapshot and one sample sheet per snapshot step, one log line per step
+    assert sorted(p.name for p in out.glob("snapshot-*.pt")) == [ckpt.snapshot_name(0.008), ckpt.snapshot_name(0.016)]
+    assert len(list(out.glob("samples-*.png"))) == 2
+    logged = [json.loads(line)["nimg"] for line in (out / "stats.jsonl").read_text().splitlines()]
+    assert logged == [4, 8, 12, 16]
+    # resume under torchrun, then compare with one uninterrupted process at batch_gpu 2
+    assert "resuming from" in launch("0.024", "--resume", "auto").stdout
+    resumed = ckpt.load_file(ckpt.find_latest(out), "snapshot")
+    assert resumed["progress"] == {"step": 6, "nimg": 24}
+    cfg, model_cfg, _ = prepare_run("tiny", "geogen", tmp_path / "one", kimg=0.024, overrides=[*sets, "batch_gpu=2"])
+    torch.set_num_threads(1)
+    train(data, tmp_path / "one", cfg, model_cfg, progress_bar=False)
+    one = ckpt.load_file(ckpt.find_latest(tmp_path / "one"), "snapshot")
+    for net in ("G", "D", "G_ema"):
+        diff = max((one[net][k].double() - resumed[net][k].double()).abs().max().item()
+                   for k in one[net] if one[net][k].is_floating_point())
+        assert diff < 1e-5, (net, diff)
