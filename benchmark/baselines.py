@@ -284,8 +284,9 @@ class BaselineBuilder:
 
 
 def run_baselines(data: Path, out_dir: Path, protocol: Protocol, settings: BaselineSettings = BaselineSettings(),
-                  pictures: bool = True, progress: bool = True) -> dict[str, dict]:
-    """Build and score every requested baseline; returns {leaderboard name: result}."""
+                  pictures: bool = True, progress: bool = True, executor=None) -> dict[str, dict]:
+    """Build and score every requested baseline; returns {leaderboard name: result}. ``executor``
+    (geogen.common.executor.ExecutorConfig) scores the identities of each baseline, e.g. on Ray."""
     from .score import score_meshes
 
     ds = Dataset(data)
@@ -299,5 +300,6 @@ def run_baselines(data: Path, out_dir: Path, protocol: Protocol, settings: Basel
         folder, details = builder.build(kind)
         results[name] = score_meshes(folder, data, name, builder.out_dir / f"{name}.json", protocol,
                                      pictures=pictures, progress=progress, split=settings.split,
-                                     kind="reference", details={**details, "settings": asdict(settings)})
+                                     kind="reference", details={**details, "settings": asdict(settings)},
+                                     executor=executor)
     return results

@@ -208,7 +208,9 @@ def baselines(data: Path = typer.Option(..., help="dataset folder (manifest.json
               margin: float = typer.Option(0.05, help="crop margin around the GT box (normalised units)"),
               seed: int = typer.Option(0, help="sampling seed"),
               pictures: bool = typer.Option(True, help="write a picture per sample"),
-              progress: bool = typer.Option(True, help="show progress bars")) -> None:
+              progress: bool = typer.Option(True, help="show progress bars"),
+              executor: str = typer.Option("local", help=EXECUTOR_HELP),
+              ray_address: Optional[str] = typer.Option(None, help=RAY_ADDRESS_HELP)) -> None:
     """Reference rows (not methods): the mean training shape, the nearest training GT (an oracle),
     and a fixed other identity's GT, scored with the same protocol as `score`."""
     from .baselines import BASELINES, BaselineSettings, run_baselines
@@ -224,7 +226,7 @@ def baselines(data: Path = typer.Option(..., help="dataset folder (manifest.json
                                 template_resolution=resolution, copy_id=copy_id,
                                 oracle_shortlist=shortlist or None, template_max_reference=max_reference)
     results = run_baselines(data, out, _protocol(gt, points, emd_points, margin, seed), settings,
-                            pictures=pictures, progress=progress)
+                            pictures=pictures, progress=progress, executor=_executor(executor, ray_address))
     for name, result in results.items():
         _summary_line(result, out / f"{name}.json")
 

@@ -128,7 +128,7 @@ def test_cli_help_documents_the_executor():
     from benchmark.cli import app as bench
     from dataset.cli import app as data
 
-    for app, cmd in ((data, ["build"]), (bench, ["run"]), (bench, ["score"])):
+    for app, cmd in ((data, ["build"]), (bench, ["run"]), (bench, ["score"]), (bench, ["baselines"])):
         text = " ".join(CliRunner().invoke(app, [*cmd, "--help"], terminal_width=200).output.split())
         assert "--executor" in text and "--ray-address" in text, cmd
 
