@@ -331,7 +331,7 @@ def shape_metrics_for_model(model: Path, data: Path, out: Path, protocol: ShapeP
         "method": {"name": method or f"{Path(model).stem}", "source": "shapes", "details": model_info},
         "dataset": {"name": ds.name, "path": str(ds.root.resolve()), "manifest_sha256": ds.checksum(),
                     "splits": {s: len(ids[s]) for s in splits}},
-        "protocol": {**asdict(protocol), "key": protocol.key(),
+        "protocol": {**asdict(protocol), "key": f"{protocol.key()}|frame={'+'.join(splits)}",
                      "frame": {"centre": frame.centre.tolist(), "scale": frame.scale, "scored_split": splits[0]}},
         "sampling": asdict(settings) | {"samples": k},
         "metrics": {n: {"higher_is_better": h, "formula": f} for n, (h, f) in SET_METRICS.items()},

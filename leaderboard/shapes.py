@@ -16,7 +16,7 @@ from benchmark.shapes import SHAPES_SCHEMA, SHAPES_SCHEMA_VERSION
 
 from .cells import safe_cell
 
-COLUMNS = ("method", "dataset", "dataset_sha256", "protocol", "split", "n_samples", "n_reference", "n",
+COLUMNS = ("method", "dataset", "dataset_sha256", "protocol", "sampling", "split", "n_samples", "n_reference", "n",
            "cov", "mmd", "1-nna", "memorisation", "source")
 
 
@@ -27,11 +27,13 @@ def _num(v) -> float | None:
 def _rows(path: Path, doc: dict) -> list[dict]:
     if doc.get("schema_version") != SHAPES_SCHEMA_VERSION:
         raise ValueError(f"shapes schema version {doc.get('schema_version')!r}, this tool reads {SHAPES_SCHEMA_VERSION}")
-    ds, proto = doc["dataset"], doc["protocol"]
+    ds, proto, sampling = doc["dataset"], doc["protocol"], doc.get("sampling") or {}
+    how = f"ψ={sampling.get('truncation', '?')}, {sampling.get('mesh_resolution', '?')}³"
     rows = []
     for split, r in doc["results"].items():
         rows.append({"method": str(doc["method"]["name"]), "dataset": str(ds["name"]),
                      "dataset_sha256": str(ds["manifest_sha256"]), "protocol": str(proto["key"]), "split": str(split),
+                     "sampling": how,
                      "n_samples": r["n_samples"], "n_reference": r["n_reference"], "n": r["n"],
                      "cov": _num(r["cov"]), "mmd": _num(r["mmd"]), "1-nna": _num(r["1-nna"]),
                      "memorisation": bool(r["memorisation"]), "source": str(path),
@@ -79,12 +81,12 @@ def shapes_markdown(rows: list[dict]) -> list[str]:
         groups.setdefault((r["dataset"], r["dataset_sha256"], r["protocol"]), []).append(r)
     for (dataset, sha, key), group in groups.items():
         lines += [f"### {safe_cell(dataset)} ({sha[:12]}), protocol `{key}`", "",
-                  "| method | vs split | samples | references | n + n compared | COV ↑ | MMD ↓ | 1-NNA (→ 50 %) | "
-                  "memorisation |", "|---|---|---|---|---|---|---|---|---|"]
+                  "| method | sampling | vs split | samples | references | n + n compared | COV ↑ | MMD ↓ | "
+                  "1-NNA (→ 50 %) | memorisation |", "|---|---|---|---|---|---|---|---|---|---|"]
         for r in group:
             mmd = "–" if r["mmd"] is None else f"{r['mmd']:.4g}"
             flag = "**yes: near-copies of the reference shapes**" if r["memorisation"] else "no"
-            lines.append(f"| {safe_cell(r['method']).replace('|', chr(92) + '|')} | {r['split']} | {r['n_samples']} | "
+            lines.append(f"| {safe_cell(r['method']).replace('|', chr(92) + '|')} | {r['sampling']} | {r['split']} | {r['n_samples']} | "
                          f"{r['n_reference']} | {r['n']} + {r['n']} | {_pct(r['cov'])} | {mmd} | {_pct(r['1-nna'])} | {flag} |")
         lines.append("")
     return lines

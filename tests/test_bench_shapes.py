@@ -133,6 +133,7 @@ def test_cli_end_to_end_with_an_untrained_generator_and_leaderboard_section(toy,
     assert r.returncode == 0, r.stderr
     doc = json.loads(out.read_text())
     assert doc["schema"] == "geogen-bench-shapes" and set(doc["results"]) == {"test", "train"}
+    assert doc["protocol"]["key"] == "geogen-shapes-1|gt=exact|N=500|margin=0.05|seed=0|frame=test+train"
     assert doc["results"]["train"]["n_reference"] == 6 and doc["results"]["train"]["n"] == 3
     for res in doc["results"].values():
         assert 0 <= res["cov"] <= 1 and res["mmd"] > 0 and 0 <= res["1-nna"] <= 1
@@ -144,7 +145,7 @@ def test_cli_end_to_end_with_an_untrained_generator_and_leaderboard_section(toy,
     r = bench("leaderboard", "--results", tmp_path / "results", "--md", tmp_path / "lb.md", "--csv", tmp_path / "lb.csv")
     assert r.returncode == 0, r.stderr
     md = (tmp_path / "lb.md").read_text()
-    assert "## Shape distribution of generated samples" in md and "| tiny | train | 3 | 6 |" in md
+    assert "## Shape distribution of generated samples" in md and "| tiny | ψ=1.0, 32³ | train | 3 | 6 | 3 + 3 |" in md
     rows = (tmp_path / "lb-shapes.csv").read_text().splitlines()
     assert rows[0].startswith("method,dataset") and len(rows) == 3  # header + test + train
 
