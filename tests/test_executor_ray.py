@@ -98,6 +98,59 @@ def test_task_errors_keep_their_type_and_are_not_retried(cluster, tmp_path):
     assert len(list(calls.iterdir())) == 1
 
 
+def _recon_identity(root: Path, ident: str, scene, gt) -> None:
+    """One identity of a hand-made dataset folder: views, transforms.json, GT mesh."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from geogen.common.cameras import opencv_to_opengl
+    from geogen.common.meshio import save_ply
+
+    frames = []
+    for k, view in enumerate(scene.views):
+        path = root / "images" / ident / f"{k:03d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.round(view.image * 255).astype(np.uint8)).save(path)
+        frames.append({"file_path": f"../../images/{ident}/{k:03d}.png",
+                       "transform_matrix": opencv_to_opengl(view.camera.c2w).tolist()})
+    K, w = scene.views[0].camera.K, scene.views[0].camera.width
+    (root / "identities" / ident).mkdir(parents=True)
+    (root / "identities" / ident / "transforms.json").write_text(json.dumps(
+        {"w": w, "h": w, "fl_x": K[0, 0], "fl_y": K[1, 1], "cx": K[0, 2], "cy": K[1, 2], "frames": frames}))
+    save_ply(root / "meshes" / "gt" / f"{ident}.ply", gt.vertices, gt.faces)
+
+
+@pytest.mark.slow
+def test_pseudo_gt_on_ray_equals_local(cluster, tmp_path):
+    import json
+
+    import trimesh
+
+    from reconstruction.config import make_recon_config
+    from reconstruction.pseudo_gt import build_for_dataset
+    from reconstruction.synthetic import Sphere, Square, make_scene
+
+    cfg = make_recon_config("tiny")
+    cfg.patchmatch.iterations, cfg.patchmatch.geom_iterations, cfg.meshing.depth = 3, 1, 7
+    sphere, _, _ = make_scene([Sphere(radius=0.3)], n_views=10, resolution=72)
+    flat, _, _ = make_scene([Square(size=4.0)], n_views=10, resolution=72, azimuth_span=60, textured=False)
+    outputs = {}
+    for name, executor in (("local", None), ("ray", RAY)):
+        root = tmp_path / name
+        _recon_identity(root, "000001", sphere, trimesh.creation.icosphere(subdivisions=4, radius=0.3))
+        _recon_identity(root, "000002", flat, trimesh.creation.box(extents=(0.8, 0.8, 0.01)))
+        (root / "manifest.json").write_text(json.dumps({"split": {"train": [], "test": ["000001", "000002"]}}))
+        build_for_dataset(root, config=cfg, report=False, log=lambda m: None, executor=executor)
+        records = {p.name: json.loads(p.read_text()) for p in (root / "meshes/pseudo_gt/records").iterdir()}
+        for r in records.values():
+            r.pop("timings", None)
+        outputs[name] = (records, (root / "meshes/pseudo_gt/000001.ply").read_bytes())
+    assert outputs["ray"] == outputs["local"]
+    assert outputs["ray"][0]["000002.json"]["status"] == "failed"  # a per-identity failure is a record too
+
+
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     return write_toy_dataset(tmp_path_factory.mktemp("toy") / "D", n_train=1, n_test=2, n_views=4)
