@@ -120,11 +120,12 @@ def profile(args) -> None:
              "field + volume rendering (Generator.render)": ("model/generator.py", "render"),
              "super-resolution": ("model/superres.py", "forward"),
              "backward (autograd engine)": ("~", "run_backward"),
-             "Adam step": ("optim/adam.py", "step")}
+             "Adam step": ("pti.py|optim/adam.py", "step")}
     print(f"\nprofile of {n} + {n} steps (identity {sid}, one thread, load {load}): {total:.2f} s, "
           f"{total / (2 * n):.3f} s/step (cProfile adds overhead)")
     for label, (file, fn) in parts.items():
-        cum = sum(v[3] for (f, _, name), v in stats.items() if file in f and (name == fn or fn in name and f == "~"))
+        cum = sum(v[3] for (f, _, name), v in stats.items()
+                  if any(x in f for x in file.split("|")) and (name == fn or fn in name and f == "~"))
         print(f"  {label:<44} {cum:7.2f} s  {100 * cum / total:5.1f} %")
 
 
