@@ -56,7 +56,9 @@ def build(
 
     Unless --no-pseudo-gt, the test split then gets pseudo-GT meshes (geogen-data pseudo-gt).
     """
-    from .build import BuildOptions, build_dataset, parse_shard
+    from geogen.common.executor import ExecutorConfig, executor_session
+
+    from .build import BuildOptions, parse_shard
     from .config import make_config
 
     config = make_config(preset, identities=identities, views=views, resolution=resolution, seed=seed,
@@ -71,6 +73,16 @@ def build(
         if not recon_views:
             raise UserError("--recon-resolution needs --recon-views N (the number of extra views to render)")
         recon_config(config, recon_views, recon_resolution)
+    with executor_session(ExecutorConfig(kind=executor, workers=workers, ray_address=ray_address, progress=False)):
+        _build_and_reconstruct(config, out, options, pseudo_gt, pseudo_gt_all, pseudo_gt_preset, recon_views,
+                               recon_resolution)
+
+
+def _build_and_reconstruct(config, out: Path, options, pseudo_gt: bool, pseudo_gt_all: bool,
+                           pseudo_gt_preset: Optional[str], recon_views: int, recon_resolution: Optional[int]) -> None:
+    """The build, then (unless --no-pseudo-gt, once the dataset is complete) its pseudo-GT step."""
+    from .build import build_dataset
+
     start = time.perf_counter()
     try:
         summary = build_dataset(config, out, options)
@@ -89,8 +101,9 @@ def build(
 
             reconstruct_dataset(out, all_ids=pseudo_gt_all, ids=None, preset=pseudo_gt_preset or config.preset,
                                 overwrite=False, report=True, threads=1, device=None, recon_views=recon_views,
-                                recon_resolution=recon_resolution, executor=executor, ray_address=ray_address,
-                                workers=workers if executor == "ray" else 1)
+                                recon_resolution=recon_resolution, executor=options.executor,
+                                ray_address=options.ray_address,
+                                workers=options.workers if options.executor == "ray" else 1)
     else:
         typer.echo(f"{msg}; shard {options.shard[0]}/{options.shard[1]} done. When every shard is built, run: "
                    f"geogen-data merge {out} --from <other shard folders>")

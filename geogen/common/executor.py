@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
@@ -134,6 +135,21 @@ def ray_session(cfg: ExecutorConfig):
         raise UserError(f"cannot reach the Ray cluster at {cfg.ray_address!r} ({exc}); start it with "
                         "'ray start --head' or drop --ray-address to start a local one") from None
     return ray, True
+
+
+@contextmanager
+def executor_session(cfg: ExecutorConfig):
+    """Keep one Ray session open across several :func:`map_tasks` calls (e.g. a build and its
+    pseudo-GT step): they then share one cluster start-up. No-op for the local executor."""
+    if cfg.kind != "ray":
+        yield
+        return
+    ray, started = ray_session(cfg)
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def _visible_gpus() -> int:
