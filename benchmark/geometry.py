@@ -104,7 +104,9 @@ def sample_surface(mesh: trimesh.Trimesh, n: int, rng: np.random.Generator) -> S
     (reflection of the unit square onto the triangle).
     """
     tri = np.asarray(mesh.triangles, dtype=np.float64)
-    areas = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    cross = np.cross(e1, e2)                     # once: areas, and the normals of the drawn faces
+    areas = 0.5 * np.linalg.norm(cross, axis=1)
     total = areas.sum()
     if not np.isfinite(total) or total <= 0:
         raise UserError("mesh has zero surface area; nothing to sample")
@@ -112,10 +114,9 @@ def sample_surface(mesh: trimesh.Trimesh, n: int, rng: np.random.Generator) -> S
     u, v = rng.random(n), rng.random(n)
     flip = u + v > 1.0
     u[flip], v[flip] = 1.0 - u[flip], 1.0 - v[flip]
-    t = tri[face]
-    points = t[:, 0] + u[:, None] * (t[:, 1] - t[:, 0]) + v[:, None] * (t[:, 2] - t[:, 0])
-    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    points = tri[face, 0] + u[:, None] * e1[face] + v[:, None] * e2[face]
+    fn = cross[face]
     with np.errstate(invalid="ignore", divide="ignore"):
         fn = fn / np.linalg.norm(fn, axis=1, keepdims=True)
-    normals = np.nan_to_num(fn[face])
+    normals = np.nan_to_num(fn)
     return SurfaceSample(points=points, normals=normals)

@@ -299,3 +299,24 @@ def test_every_metric_is_documented_with_its_direction():
     for name in METRICS.names():
         arrow = "↑" if METRICS.get(name).higher_is_better else "↓"
         assert f"`{name}` {arrow}" in doc or f"`{name}` ({arrow}" in doc or f"`{name}`, " in doc, name
+
+
+def test_sampling_equals_the_straightforward_formula():
+    """sample_surface (cross products once, normals of the drawn faces only) gives exactly the
+    points and normals of the plain formula with the same generator."""
+    mesh = sphere(1.0, 3)
+    mesh = trimesh.Trimesh(mesh.vertices * [1.0, 0.7, 1.3], mesh.faces, process=False)
+    s = sample_surface(mesh, 5_000, rng_for(0, 9))
+    rng = rng_for(0, 9)
+    tri = np.asarray(mesh.triangles, dtype=np.float64)
+    areas = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    face = rng.choice(len(tri), size=5_000, p=areas / areas.sum())
+    u, v = rng.random(5_000), rng.random(5_000)
+    flip = u + v > 1.0
+    u[flip], v[flip] = 1.0 - u[flip], 1.0 - v[flip]
+    t = tri[face]
+    points = t[:, 0] + u[:, None] * (t[:, 1] - t[:, 0]) + v[:, None] * (t[:, 2] - t[:, 0])
+    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    fn = fn / np.linalg.norm(fn, axis=1, keepdims=True)
+    np.testing.assert_array_equal(s.points, points)
+    np.testing.assert_array_equal(s.normals, fn[face])
