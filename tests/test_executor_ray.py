@@ -196,3 +196,16 @@ def test_bad_executor_options_are_one_line_errors(tmp_path):
         r = call_main(data_main, "geogen-data", "build", "--out", tmp_path / "d", "--identities", "2",
                       "--no-progress", *args)
         assert (r.returncode, r.stderr.strip()) == (2, expect)
+
+
+def test_a_task_whose_worker_always_dies_is_one_line_after_the_retries(cluster, tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+
+    def always_dies(item):
+        (runs / f"{os.getpid()}").touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    with pytest.raises(UserError, match=r"^a Ray task failed after 1 retries \(WorkerCrashedError"):
+        list(map_tasks(always_dies, [0], ExecutorConfig(kind="ray", progress=False, max_retries=1)))
+    assert len(list(runs.iterdir())) == 2  # the first try and one retry

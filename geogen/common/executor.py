@@ -185,9 +185,10 @@ def _ray_tasks(fn, items: list, cfg: ExecutorConfig):
                     except ray.exceptions.RayTaskError as exc:  # fn raised: re-raise its own exception
                         cause = getattr(exc, "cause", None)
                         raise (cause if isinstance(cause, BaseException) else exc) from None
-                    except ray.exceptions.WorkerCrashedError:
-                        raise UserError(f"a Ray worker died {cfg.max_retries + 1} times running one task; "
-                                        "committed items are kept, re-run to resume") from None
+                    except ray.exceptions.RayError as exc:  # worker/node lost beyond the retries, OOM kill, ...
+                        reason = " ".join(str(exc).split())[:300]
+                        raise UserError(f"a Ray task failed after {cfg.max_retries} retries ({type(exc).__name__}: "
+                                        f"{reason}); committed items are kept, re-run to resume") from None
         finally:
             for ref in pending:  # stopped early (error, Ctrl-C): do not leave work running
                 ray.cancel(ref, force=True)
