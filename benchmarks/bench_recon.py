@@ -1,39 +1,51 @@
-"""Seconds per identity per reconstruction stage (sparse, dense, fusion, Poisson) at 128² and 256², 10 views.
+"""Reconstruction speed and quality: seconds per stage and, on a dataset, pseudo-GT vs exact GT.
 
-Scene: by default a synthetic textured sphere plus a textured plane with masks (no dataset needed);
-with ``--dataset D`` the first test identity of a dataset folder, resampled to each resolution. The
-``source`` column says whether a row is the dataset's own resolution or its renders resampled
-(an upsampled row times that many pixels, but its images hold only the dataset's detail: build
-the dataset at that resolution for a true figure).
-Run: ``.venv/bin/python benchmarks/bench_recon.py [--threads 1] [--preset tiny] [--dataset D]``.
-Timings on a shared CPU are pessimistic; the table says which device ran them.
+Two modes:
+
+* **speed** (default): seconds per identity per stage (sparse, dense, fusion, Poisson) at 128² and
+  256², 10 views. Scene: a synthetic textured sphere plus plane with masks, or with ``--dataset D``
+  the first test identity of a dataset folder, resampled to each resolution. The ``source``
+  column says whether a row is the dataset's own resolution or resampled (an upsampled row times
+  that many pixels, but its images hold only the dataset's detail).
+* **quality** (``--split val`` or ``--ids``): every identity of that split of ``--dataset D`` at
+  its native resolution, scored against ``D/meshes/gt/<id>.ply`` with the benchmark protocol
+  (:mod:`reconstruction.quality`); a row per identity (F@1%, Chamfer, accuracy, completeness,
+  components before the largest was kept, watertight, seconds per stage) and median / mean.
+  ``--set patchmatch.iterations=3`` overrides a config field (repeatable). ``--maps DIR`` caches
+  each identity's depth/normal maps; ``--reuse-maps`` then re-runs only fusion + Poisson on them
+  (for sweeping fusion and meshing settings without redoing stereo).
+
+Tune settings on the ``val`` (or ``train``) split; the ``test`` split is for the final figure.
+Run: ``.venv/bin/python benchmarks/bench_recon.py [--threads 1] [--preset tiny] [--dataset D [--split val]]``.
+Timings on a shared CPU are pessimistic: the header prints the load average.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 import reconstruction  # noqa: F401  (loads Pillow before pycolmap)
-from reconstruction.config import make_recon_config
-from reconstruction.pipeline import reconstruct_scene
+from reconstruction.config import ReconConfig, make_recon_config
+from reconstruction.pipeline import DepthMaps, ReconstructionFailure, estimate_maps, mesh_from_maps, reconstruct_scene
 from reconstruction.scene import DEFAULT_BOUNDS, MVSScene, View, read_transforms
 from reconstruction.synthetic import Sphere, Square, make_scene
 
 
 def dataset_scene(dataset: str, resolution: int) -> tuple[MVSScene, str]:
-    import json
-    from pathlib import Path
-
     from PIL import Image
 
     from geogen.common.cameras import Camera
 
     root = Path(dataset)
-    ident = json.loads((root / "manifest.json").read_text())["split"]["test"][0]
+    ident = _first_test_id(dataset)
     scene = read_transforms(root / "identities" / ident / "transforms.json")
     views = []
     for v in scene.views:
@@ -49,35 +61,167 @@ def dataset_scene(dataset: str, resolution: int) -> tuple[MVSScene, str]:
     return MVSScene(views, DEFAULT_BOUNDS), source
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--threads", type=int, default=1)  # 2 threads on a busy 2-core CPU was 10x slower
-    ap.add_argument("--preset", default="tiny")
-    ap.add_argument("--resolutions", default="128,256")
-    ap.add_argument("--views", type=int, default=10)
-    ap.add_argument("--dataset", default=None, help="use the first test identity of this dataset folder")
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    print(f"device: {device}, torch threads: {args.threads}, preset: {args.preset}, views: {args.views}"
-          f", scene: {'dataset ' + args.dataset if args.dataset else 'synthetic textured sphere + plane'}")
+def apply_overrides(cfg: ReconConfig, items: list[str]) -> ReconConfig:
+    """``section.field=value`` (or ``field=value``) assignments, cast to the field's current type."""
+    for item in items:
+        key, _, text = item.partition("=")
+        obj, name = cfg, key
+        if "." in key:
+            section, name = key.split(".", 1)
+            obj = getattr(cfg, section)
+        current = getattr(obj, name)  # AttributeError names an unknown field
+        value = (text.lower() in ("1", "true", "yes")) if isinstance(current, bool) else type(current)(text) \
+            if current is not None else text
+        setattr(obj, name, value)
+    return cfg
+
+
+def speed(args) -> None:
+    """Seconds per stage at each resolution; with a dataset also F@1% and Chamfer against its exact GT."""
     print(f"{'res':>5} {'sparse s':>9} {'dense s':>8} {'fusion s':>9} {'poisson s':>10} {'total s':>8} "
-          f"{'fused pts':>10} {'faces':>8}  source")
+          f"{'fused pts':>10} {'faces':>8} {'F@1%':>6} {'chamfer':>8}  source")
     for res in [int(r) for r in args.resolutions.split(",")]:
-        source = "synthetic"
+        source, fscore, chamfer = "synthetic", "–", "–"
         if args.dataset:
             scene, source = dataset_scene(args.dataset, res)
         else:
             scene, _, _ = make_scene([Sphere(centre=(0.0, 0.05, 0.0), radius=0.25),
                                       Square(centre=(0.0, -0.2, -0.3), size=0.6)], n_views=args.views, resolution=res,
                                      with_masks=True)
-        cfg = make_recon_config(args.preset, num_threads=args.threads)
+        cfg = apply_overrides(make_recon_config(args.preset, num_threads=args.threads), args.set)
         t0 = time.perf_counter()
         result = reconstruct_scene(scene, cfg)
         total = time.perf_counter() - t0
+        if args.dataset:
+            q = _quality(Path(args.dataset), _first_test_id(args.dataset), result)
+            fscore, chamfer = f"{q['fscore@0.01']:.3f}", f"{q['chamfer_l1']:.4f}"
         t = result.timings
         print(f"{res:>5} {t['sparse']:>9.1f} {t['dense']:>8.1f} {t['fusion']:>9.1f} {t['poisson']:>10.1f} "
-              f"{total:>8.1f} {result.stats['fused_points']:>10} {result.stats['mesh_faces']:>8}  {source}", flush=True)
+              f"{total:>8.1f} {result.stats['fused_points']:>10} {result.stats['mesh_faces']:>8} {fscore:>6} "
+              f"{chamfer:>8}  {source}", flush=True)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (timings depend on load; quality does not)")
+
+
+def _first_test_id(dataset: str) -> str:
+    return json.loads((Path(dataset) / "manifest.json").read_text())["split"]["test"][0]
+
+
+def _quality(root: Path, ident: str, result) -> dict:
+    import trimesh
+
+    from geogen.common.meshio import load_mesh
+    from reconstruction.quality import mesh_quality
+
+    pred = trimesh.Trimesh(result.vertices, result.faces, process=False)
+    return mesh_quality(pred, load_mesh(root / "meshes" / "gt" / f"{ident}.ply"), ident)
+
+
+def _maps_path(folder: str, ident: str) -> Path:
+    return Path(folder) / f"{ident}.npz"
+
+
+def _save_maps(path: Path, maps: DepthMaps, timings: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, depths=np.stack(maps.depths), normals=np.stack(maps.normals_cam),
+                        lo=maps.bounds[0], hi=maps.bounds[1], sparse_ok=maps.sparse_ok,
+                        sparse_s=timings.get("sparse", 0.0), dense_s=timings.get("dense", 0.0))
+    os.replace(tmp, path)
+
+
+def _load_maps(path: Path, scene: MVSScene, cfg: ReconConfig) -> tuple[DepthMaps, dict]:
+    """Cached maps; the visual hull is carved again when the meshing uses it (``hull_fill``)."""
+    from reconstruction.hull import carve
+    from reconstruction.meshing import Hull
+
+    z = np.load(path)
+    bounds = (z["lo"], z["hi"])
+    hull = None
+    if cfg.meshing.hull_fill > 0 and cfg.use_masks and any(v.mask is not None for v in scene.views):
+        hull = Hull(carve(scene, bounds, cfg.hull_resolution), np.asarray(bounds[0]), np.asarray(bounds[1]))
+    maps = DepthMaps(list(z["depths"]), list(z["normals"]), bounds, bool(z["sparse_ok"]), hull)
+    return maps, {"sparse": float(z["sparse_s"]), "dense": float(z["dense_s"])}
+
+
+def quality(args) -> None:
+    root = Path(args.dataset)
+    split = json.loads((root / "manifest.json").read_text())["split"]
+    ids = args.ids.split(",") if args.ids else list(split[args.split])
+    if args.limit:
+        ids = ids[:args.limit]
+    cfg = apply_overrides(make_recon_config(args.preset, num_threads=args.threads), args.set)
+    print(f"identities: {', '.join(ids)} ({args.split if not args.ids else 'given'}); overrides: {args.set or 'none'}"
+          f"{'; stereo maps reused from ' + args.maps if args.reuse_maps else ''}")
+    cols = ("F@1%", "F@2%", "chamfer", "acc", "comp", "comps", "wt", "sparse", "dense", "fusion", "poisson", "total")
+    print(f"{'id':>8} " + " ".join(f"{c:>7}" for c in cols), flush=True)
+    rows = []
+    for ident in ids:
+        scene = read_transforms(root / "identities" / ident / "transforms.json", use_masks=cfg.use_masks, root=root)
+        scene.bounds = DEFAULT_BOUNDS
+        timings, stats = {}, {"notes": [], "warnings": []}
+        t0 = time.perf_counter()
+        try:
+            if args.reuse_maps:
+                maps, timings = _load_maps(_maps_path(args.maps, ident), scene, cfg)
+            else:
+                maps = estimate_maps(scene, cfg, timings, stats)
+                if args.maps:
+                    _save_maps(_maps_path(args.maps, ident), maps, timings)
+            result = mesh_from_maps(scene, maps, cfg, timings, stats)
+        except ReconstructionFailure as exc:
+            print(f"{ident:>8} failed: {exc.reason}", flush=True)
+            continue
+        t = dict(result.timings)
+        t["total"] = (time.perf_counter() - t0) + (t["sparse"] + t["dense"] if args.reuse_maps else 0.0)
+        q = _quality(root, ident, result)
+        row = {"F@1%": q["fscore@0.01"], "F@2%": q["fscore@0.02"], "chamfer": q["chamfer_l1"], "acc": q["accuracy"],
+               "comp": q["completeness"], "comps": stats.get("mesh_components", 1),
+               "wt": int(bool(stats.get("watertight"))),
+               **{k: t.get(k, 0.0) for k in ("sparse", "dense", "fusion", "poisson", "total")}}
+        rows.append(row)
+        print(f"{ident:>8} " + " ".join(_fmt(c, row[c]) for c in cols), flush=True)
+    if rows:
+        for name, fn in (("median", np.median), ("mean", np.mean)):
+            print(f"{name:>8} " + " ".join(_fmt(c, float(fn([r[c] for r in rows]))) for c in cols))
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (timings depend on load; quality does not)")
+
+
+def _fmt(col: str, v: float) -> str:
+    if col in ("F@1%", "F@2%"):
+        return f"{v:>7.3f}"
+    if col in ("chamfer", "acc", "comp"):
+        return f"{v:>7.4f}"
+    if col in ("comps", "wt"):
+        return f"{v:>7.0f}" if float(v).is_integer() else f"{v:>7.1f}"
+    return f"{v:>7.1f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=1)  # 2 threads on a busy 2-core CPU was 10x slower
+    ap.add_argument("--preset", default="tiny")
+    ap.add_argument("--resolutions", default="128,256")
+    ap.add_argument("--views", type=int, default=10)
+    ap.add_argument("--dataset", default=None, help="dataset folder (speed: its first test identity)")
+    ap.add_argument("--split", default=None, help="quality mode: score every identity of this split (val, train, test)")
+    ap.add_argument("--ids", default=None, help="quality mode: comma-separated identities instead of a split")
+    ap.add_argument("--limit", type=int, default=0, help="quality mode: only the first N identities")
+    ap.add_argument("--set", action="append", default=[], help="config override section.field=value (repeatable)")
+    ap.add_argument("--maps", default=None, help="quality mode: cache folder for depth/normal maps")
+    ap.add_argument("--reuse-maps", action="store_true", help="quality mode: fusion + Poisson on the cached maps only")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    print(f"device: {device}, torch threads: {args.threads}, preset: {args.preset}, load average "
+          f"{os.getloadavg()[0]:.1f}, scene: {'dataset ' + args.dataset if args.dataset else 'synthetic sphere + plane'}")
+    if args.split or args.ids:
+        if not args.dataset:
+            ap.error("--split/--ids need --dataset")
+        if args.reuse_maps and not args.maps:
+            ap.error("--reuse-maps needs --maps DIR")
+        quality(args)
+    else:
+        speed(args)
 
 
 if __name__ == "__main__":

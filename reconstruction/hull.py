@@ -50,13 +50,16 @@ def _project(camera, pts: np.ndarray):
 
 
 def hull_depth_bounds(scene: MVSScene, bounds, box_ranges, resolution: int = 128, samples: int = 256,
-                      margin_voxels: float = 2.0) -> list[tuple[np.ndarray, np.ndarray]]:
+                      margin_voxels: float = 2.0, occupancy: np.ndarray | None = None
+                      ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per view, per pixel (min, max) z-depth of the hull along the ray, grown by ``margin_voxels``.
 
     ``box_ranges``: the per-pixel (min, max) depth of the ray inside the box (patchmatch.ray_box_depth_range).
-    Pixels whose ray misses the hull get min > max (excluded from stereo).
+    Pixels whose ray misses the hull get min > max (excluded from stereo). ``occupancy``: a grid
+    already carved by :func:`carve` (else carved here).
     """
-    occ = carve(scene, bounds, resolution).astype(np.float32)
+    occ = (carve(scene, bounds, resolution) if occupancy is None else occupancy).astype(np.float32)
+    resolution = occ.shape[0]
     lo, hi = np.asarray(bounds[0], float), np.asarray(bounds[1], float)
     voxel = float(np.max(hi - lo) / resolution)
     out = []

@@ -1,8 +1,19 @@
-"""Meshing: screened Poisson (Open3D) of the fused oriented cloud, then trimming and cleanup.
+"""Meshing: screened Poisson (Open3D) of the fused oriented cloud, then bounding and cleanup.
 
-Poisson extrapolates a closed surface even where no view saw anything; vertices whose
-Poisson density (how many samples supported them) is in the lowest ``trim_quantile`` are
-removed, then everything outside the scene box and all but the largest connected component.
+Poisson extrapolates a closed surface even where no view saw anything. Options, each measured
+on validation identities (docs/reconstruction.md):
+
+* ``hull_fill``: where no fused point lies within this distance of the visual hull's surface,
+  hull surface points (with the hull's outward normals) are added to the cloud. The hull is an
+  upper bound of the object, tight where the silhouettes are (the flat torso bottom the cameras
+  never see lies on the scene box, which the hull keeps), so Poisson closes unseen parts on it
+  instead of ballooning.
+* ``trim_quantile``: drop vertices whose Poisson density is in the lowest quantile (opens holes).
+* ``bounds_mode``: ``clamp`` moves vertices outside the scene box (+ margin) onto it, which keeps
+  the surface closed; ``cut`` removes them (an open mesh).
+* the largest connected component is kept; how many there were and the share of faces
+  dropped are reported, with whether the result is watertight.
+
 ``n_threads=1`` because other thread counts were reported to crash (Open3D issue 6828).
 """
 
@@ -16,18 +27,65 @@ import numpy as np
 @dataclass
 class MeshingConfig:
     depth: int = 8  # octree depth: a 2^depth grid over the cloud's bounding cube
-    trim_quantile: float = 0.0  # drop vertices with density below this quantile (0: keep; the crop and the
-    # largest-component step remove the far extrapolation, and the GT is watertight)
+    trim_quantile: float = 0.0  # drop vertices with density below this quantile (0: keep)
     point_weight: float = 4.0  # screening weight (Open3D default 2; higher follows the points more)
-    bounds_margin: float = 0.02  # crop box = scene bounds grown by this (scene units)
+    bounds_margin: float = 0.02  # bounding box = scene bounds grown by this (scene units)
+    bounds_mode: str = "cut"  # "cut": remove what lies outside the box; "clamp": move it onto the box (stays closed)
+    hull_fill: float = 0.0  # add visual-hull surface points farther than this from every fused point (0: off)
+    cap_holes: bool = False  # close each boundary loop with a fan around its centroid (Poisson can leave its
+    # surface open where it meets its own grid, and "cut" opens it at the box)
     keep_largest_component: bool = True
 
 
+@dataclass
+class Hull:
+    """Visual-hull occupancy (x, y, z index order) over an axis-aligned box."""
+
+    occupancy: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+
+
+def hull_surface(hull: Hull) -> tuple[np.ndarray, np.ndarray]:
+    """Points and outward unit normals on the hull's boundary (marching cubes of the occupancy,
+    padded so the hull closes on the box faces)."""
+    from skimage.measure import marching_cubes
+
+    occ = np.pad(hull.occupancy.astype(np.float32), 1)
+    if occ.max() < 0.5:
+        return np.zeros((0, 3)), np.zeros((0, 3))
+    verts, faces, normals, _ = marching_cubes(occ, 0.5)
+    res = np.asarray(hull.occupancy.shape, float)
+    voxel = (hull.hi - hull.lo) / res
+    points = hull.lo + (verts - 1 + 0.5) * voxel  # padded voxel-centre index → world
+    # skimage's normals point from high to low values: out of the occupied region
+    points = np.clip(points, hull.lo, hull.hi)  # the padding's outer half-voxel back onto the box
+    return points, normals / np.linalg.norm(normals, axis=1, keepdims=True).clip(1e-9)
+
+
+def fill_from_hull(points: np.ndarray, normals: np.ndarray, hull: Hull, distance: float):
+    """The cloud plus the hull surface points farther than ``distance`` from every cloud point."""
+    from scipy.spatial import cKDTree
+
+    hp, hn = hull_surface(hull)
+    if len(hp) == 0 or len(points) == 0:
+        return points, normals, 0
+    far = cKDTree(points).query(hp, k=1)[0] > distance
+    return np.concatenate([points, hp[far]]), np.concatenate([normals, hn[far]]), int(far.sum())
+
+
 def poisson_mesh(points: np.ndarray, normals: np.ndarray, cfg: MeshingConfig,
-                 bounds: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
-    """Oriented points → (vertices, faces) of the trimmed, cropped, cleaned Poisson surface."""
+                 bounds: tuple[np.ndarray, np.ndarray] | None, hull: Hull | None = None,
+                 info: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Oriented points → (vertices, faces) of the Poisson surface, bounded and cleaned.
+
+    ``info`` (optional) receives ``hull_points`` added, ``mesh_components`` before the largest
+    was kept, ``dropped_face_fraction`` and ``watertight``."""
     import open3d as o3d
 
+    info = {} if info is None else info
+    if cfg.hull_fill > 0 and hull is not None:
+        points, normals, info["hull_points"] = fill_from_hull(points, normals, hull, cfg.hull_fill)
     pcd = o3d.geometry.PointCloud()
     pcd.points = o3d.utility.Vector3dVector(np.asarray(points, dtype=np.float64))
     pcd.normals = o3d.utility.Vector3dVector(np.asarray(normals, dtype=np.float64))
@@ -37,14 +95,97 @@ def poisson_mesh(points: np.ndarray, normals: np.ndarray, cfg: MeshingConfig,
     densities = np.asarray(densities)
     if len(densities) == 0:
         return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
-    mesh.remove_vertices_by_mask(densities < np.quantile(densities, cfg.trim_quantile))
+    if cfg.trim_quantile > 0:
+        mesh.remove_vertices_by_mask(densities < np.quantile(densities, cfg.trim_quantile))
     v, f = np.asarray(mesh.vertices), np.asarray(mesh.triangles)
     if bounds is not None:
         lo, hi = np.asarray(bounds[0]) - cfg.bounds_margin, np.asarray(bounds[1]) + cfg.bounds_margin
-        v, f = keep_vertices(v, f, np.all((v >= lo) & (v <= hi), axis=1))
-    if cfg.keep_largest_component and len(f):
-        v, f = largest_component(v, f)
+        if cfg.bounds_mode == "clamp":
+            v = np.clip(v, lo, hi)
+        else:
+            v, f = keep_vertices(v, f, np.all((v >= lo) & (v <= hi), axis=1))
+    info["mesh_components"] = 0
+    if len(f):
+        labels = component_labels(v, f)
+        face_labels = labels[f[:, 0]]
+        counts = np.bincount(face_labels)
+        info["mesh_components"] = int((counts > 0).sum())
+        if cfg.keep_largest_component:
+            info["dropped_face_fraction"] = round(1.0 - counts.max() / len(f), 6)
+            v, f = keep_vertices(v, f, labels == counts.argmax())
+    if cfg.cap_holes and len(f):
+        v, f, info["holes_capped"] = close_surface(v, f)
+        if cfg.keep_largest_component and len(f):  # dropping faces at pinches can split off a sliver
+            v, f = largest_component(v, f)
+    info["watertight"] = is_watertight(f)
     return v, f
+
+
+def is_watertight(f: np.ndarray) -> bool:
+    """Every edge shared by exactly two faces, in opposite directions (closed and consistently oriented)."""
+    if len(f) == 0:
+        return False
+    edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    directed, counts = np.unique(edges, axis=0, return_counts=True)
+    if counts.max() > 1:
+        return False
+    undirected = np.sort(edges, axis=1)
+    _, counts = np.unique(undirected, axis=0, return_counts=True)
+    return bool(np.all(counts == 2))
+
+
+def cap_holes(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Close every boundary loop with a fan of triangles around a new vertex at the loop's centroid,
+    oriented like the faces along the loop. Returns (vertices, faces, loops closed). Boundary
+    vertices shared by two loops (not vertex-manifold) are left alone."""
+    edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    und = np.sort(edges, axis=1)
+    _, inverse, counts = np.unique(und, axis=0, return_inverse=True, return_counts=True)
+    boundary = edges[counts[inverse.reshape(-1)] == 1]  # directed a → b, as their face runs
+    nxt: dict[int, int] = {}
+    for a, b in boundary:
+        if int(a) in nxt:
+            return v, f, 0  # a vertex starts two boundary edges: not a set of simple loops
+        nxt[int(a)] = int(b)
+    new_v, new_f, loops = [v], [f], 0
+    seen: set[int] = set()
+    n = len(v)
+    for start in list(nxt):
+        if start in seen:
+            continue
+        loop, cur = [], start
+        while cur not in seen and cur in nxt:
+            seen.add(cur)
+            loop.append(cur)
+            cur = nxt[cur]
+        if cur != start or len(loop) < 3:
+            continue
+        centre = n + loops
+        new_v.append(v[loop].mean(0, keepdims=True))
+        a = np.asarray(loop)
+        new_f.append(np.stack([np.roll(a, -1), a, np.full(len(a), centre)], 1))  # b → a → centre
+        loops += 1
+    return np.concatenate(new_v), np.concatenate(new_f).astype(f.dtype), loops
+
+
+def close_surface(v: np.ndarray, f: np.ndarray, rounds: int = 5) -> tuple[np.ndarray, np.ndarray, int]:
+    """Make a nearly closed surface watertight: drop the faces on non-manifold edges (used by more
+    than two faces) and around vertices where two boundary loops touch, then cap the holes
+    (:func:`cap_holes`). Returns (vertices, faces, holes capped); the result may still be open
+    if that did not suffice within ``rounds``."""
+    for _ in range(rounds):
+        edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+        _, inverse, counts = np.unique(np.sort(edges, axis=1), axis=0, return_inverse=True, return_counts=True)
+        per_edge = counts[inverse.reshape(-1)].reshape(3, -1).T  # (F, 3) use count of each face edge
+        bad = np.any(per_edge > 2, axis=1)
+        starts = edges[counts[inverse.reshape(-1)] == 1][:, 0]
+        pinched = np.bincount(starts, minlength=len(v)) > 1
+        bad |= np.any(pinched[f], axis=1)
+        if not bad.any():
+            break
+        f = f[~bad]
+    v, f = keep_vertices(v, f, np.ones(len(v), bool))
+    return cap_holes(v, f)
 
 
 def keep_vertices(v: np.ndarray, f: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,8 +197,8 @@ def keep_vertices(v: np.ndarray, f: np.ndarray, keep: np.ndarray) -> tuple[np.nd
     return v[used], remap[f]
 
 
-def largest_component(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The connected component (through shared vertices) with the most faces."""
+def component_labels(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Connected-component label per vertex (through shared face edges)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -65,7 +206,10 @@ def largest_component(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndar
     rows = np.concatenate([f[:, 0], f[:, 1], f[:, 2]])
     cols = np.concatenate([f[:, 1], f[:, 2], f[:, 0]])
     graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    face_labels = labels[f[:, 0]]
-    biggest = np.bincount(face_labels).argmax()
-    return keep_vertices(v, f, labels == biggest)
+    return connected_components(graph, directed=False)[1]
+
+
+def largest_component(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The connected component (through shared vertices) with the most faces."""
+    labels = component_labels(v, f)
+    return keep_vertices(v, f, labels == np.bincount(labels[f[:, 0]]).argmax())

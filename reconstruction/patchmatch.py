@@ -20,7 +20,7 @@ GPU through PyTorch when there is one).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -46,6 +46,14 @@ class PatchMatchConfig:
     max_cost: float = 0.5  # aggregated 1-NCC above this → pixel invalid in the output
     min_ref_std: float = 1.0  # patches flatter than this (grey levels) are texture-less → invalid
     far_offset: int = 5  # distance of the far checkerboard neighbours
+    coarse_levels: int = 0  # coarse-to-fine: estimate at 1/2^k resolution first and start from the upsampled maps
+    coarse_iterations: int = 3  # photometric iterations at each coarser level
+    prior_iterations: int = 0  # ACMP's planar prior: iterations with the prior after the photometric round (0: off)
+    prior_weight: float = 0.1  # cost += prior_weight * (1 - exp(-(relative depth deviation / prior_sigma)^2 / 2))
+    prior_sigma: float = 0.01  # relative depth deviation from the prior plane at which the penalty is 39 % of its weight
+    prior_max_cost: float = 0.3  # pixels with a photometric cost below this are the prior's vertices
+    prior_stride: int = 3  # confident pixels are taken on a grid with this step (pixels) before triangulating
+    prior_max_edge: float = 12.0  # triangles with a longer image edge (pixels) give no prior
     seed: int = 0
 
 
@@ -134,6 +142,8 @@ class PatchMatchView:
         self.normal = torch.zeros(self.H * self.W, 3, **f32)
         self.cost = torch.full((self.H * self.W,), 2.0, **f32)
         self.src_depths: torch.Tensor | None = None  # (S, 1, H, W) for the geometric round
+        self.prior_depth: torch.Tensor | None = None  # (HW,) planar-prior depth, 0 where there is none
+        self.prior_normal: torch.Tensor | None = None  # (HW, 3)
         self.K_src_inv = torch.linalg.inv(self.K_src)
         self.K_ref = ref.K
 
@@ -204,7 +214,13 @@ class PatchMatchView:
             per_view = per_view + self.cfg.geom_weight * geo
         k = min(self.cfg.best_k, self.S)
         best = torch.topk(per_view, k, dim=0, largest=False).values
-        return best.mean(0)
+        cost = best.mean(0)
+        if self.prior_depth is not None:
+            dp = self.prior_depth[idx]
+            rel = (depth - dp) / dp.clamp_min(1e-6)
+            penalty = 1.0 - torch.exp(-0.5 * (rel / self.cfg.prior_sigma) ** 2)
+            cost = cost + torch.where(dp > 0, self.cfg.prior_weight * penalty, torch.zeros_like(cost))
+        return cost
 
     # --------------------------------------------------------------------------- hypotheses
     def _rand(self, *shape) -> torch.Tensor:
@@ -230,7 +246,7 @@ class PatchMatchView:
             self.normal[idx] = self.random_normals(idx)
         else:
             d, n = depth.reshape(-1)[idx], normal.reshape(-1, 3)[idx]
-            bad = (d <= 0) | (n.norm(dim=-1) < 0.5)
+            bad = (d <= 0) | (n.norm(dim=-1) < 0.5) | (d < self.dmin[idx]) | (d > self.dmax[idx])
             self.depth[idx] = torch.where(bad, self.random_depths(idx), d)
             self.normal[idx] = torch.where(bad[:, None], self.random_normals(idx), n)
         for chunk in self._chunks(idx):
@@ -267,6 +283,9 @@ class PatchMatchView:
             ok = ok & (d >= self.dmin[idx]) & (d <= self.dmax[idx])
             self._try(idx, d, n, ok)
         all_ok = torch.ones(len(idx), dtype=torch.bool, device=self.device)
+        if self.prior_depth is not None:  # the prior plane itself is a candidate
+            dp = self.prior_depth[idx]
+            self._try(idx, dp, self.prior_normal[idx], (dp >= self.dmin[idx]) & (dp <= self.dmax[idx]))
         # Random refinement: a fresh plane, then the current one perturbed in depth and normal.
         self._try(idx, self.random_depths(idx), self.random_normals(idx), all_ok)
         span = (self.dmax[idx] - self.dmin[idx]) * scale
@@ -311,9 +330,83 @@ def ray_box_depth_range(camera: Camera, bounds, margin: float = 0.0) -> tuple[np
     return tmin.reshape(h, w), tmax.reshape(h, w)
 
 
+def half_resolution(views, depth_ranges, valid_masks):
+    """Views, per-pixel depth ranges and masks at half the resolution (2x2 areas; odd edges dropped).
+
+    Depth ranges take the 2x2 block's widest span, masks its union, so the coarse search never
+    excludes what the fine one allows. Normalised intrinsics do not change with resolution."""
+    out_views, out_ranges, out_masks = [], [], []
+    for k, (img, cam) in enumerate(views):
+        h, w = (cam.height // 2) * 2, (cam.width // 2) * 2
+        blocks = np.asarray(img, np.float32)[:h, :w].reshape(h // 2, 2, w // 2, 2, -1)
+        out_views.append((blocks.mean((1, 3)), Camera(cam.c2w, cam.K_norm, w // 2, h // 2)))
+        dmin, dmax = (np.asarray(r)[:h, :w].reshape(h // 2, 2, w // 2, 2) for r in depth_ranges[k])
+        usable = dmax > dmin
+        lo = np.where(usable, dmin, np.inf).min((1, 3))
+        hi = np.where(usable, dmax, -np.inf).max((1, 3))
+        empty = ~usable.any((1, 3))
+        out_ranges.append((np.where(empty, 1.0, lo).astype(np.float32), np.where(empty, 0.0, hi).astype(np.float32)))
+        mask = None if valid_masks is None else valid_masks[k]
+        out_masks.append(None if mask is None else np.asarray(mask, bool)[:h, :w].reshape(h // 2, 2, w // 2, 2).any((1, 3)))
+    return out_views, out_ranges, out_masks
+
+
+def upsample_maps(dn: DepthNormal, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest-neighbour ×2 upsampling of a coarse depth/normal map to (height, width) (edges repeated)."""
+    rows = np.minimum(np.arange(height) // 2, dn.depth.shape[0] - 1)
+    cols = np.minimum(np.arange(width) // 2, dn.depth.shape[1] - 1)
+    return dn.depth[rows][:, cols], dn.normal[rows][:, cols]
+
+
+def planar_prior(dn: DepthNormal, camera: Camera, cfg: PatchMatchConfig) -> tuple[np.ndarray, np.ndarray]:
+    """ACMP's planar prior: confident pixels (cost < ``prior_max_cost``, on a grid of step
+    ``prior_stride``) triangulated in the image (Delaunay); each pixel inside a triangle whose
+    image edges are shorter than ``prior_max_edge`` gets the plane through the triangle's three
+    3D points: its depth along the pixel's ray and its normal (camera frame, facing the camera).
+    Returns (depth (H, W), 0 = no prior; normal (H, W, 3))."""
+    from scipy.spatial import Delaunay
+
+    h, w = dn.depth.shape
+    prior_d, prior_n = np.zeros((h, w), np.float32), np.zeros((h, w, 3), np.float32)
+    step = max(1, int(cfg.prior_stride))
+    grid = np.zeros((h, w), bool)
+    grid[::step, ::step] = True
+    ys, xs = np.nonzero(grid & (dn.depth > 0) & (dn.cost < cfg.prior_max_cost))
+    if len(ys) < 3:
+        return prior_d, prior_n
+    Kinv = np.linalg.inv(camera.K)
+    uv = np.stack([xs + 0.5, ys + 0.5], 1)
+    try:
+        tri = Delaunay(uv)
+    except Exception:  # all points on a line (scipy's QhullError): no prior
+        return prior_d, prior_n
+    X = (np.concatenate([uv, np.ones((len(uv), 1))], 1) @ Kinv.T) * dn.depth[ys, xs][:, None]
+    simp = tri.simplices
+    edges = np.stack([np.linalg.norm(uv[simp[:, a]] - uv[simp[:, b]], axis=1) for a, b in ((0, 1), (1, 2), (2, 0))], 1)
+    n = np.cross(X[simp[:, 1]] - X[simp[:, 0]], X[simp[:, 2]] - X[simp[:, 0]])
+    n /= np.linalg.norm(n, axis=1, keepdims=True).clip(1e-12)
+    n = np.where((np.sum(n * X[simp[:, 0]], axis=1) > 0)[:, None], -n, n)  # face the camera (n . X < 0)
+    offset = np.sum(n * X[simp[:, 0]], axis=1)
+    usable = edges.max(1) <= cfg.prior_max_edge
+    py, px = np.mgrid[0:h, 0:w]
+    pix = np.stack([px.ravel() + 0.5, py.ravel() + 0.5], 1)
+    which = tri.find_simplex(pix)
+    inside = which >= 0
+    inside[inside] = usable[which[inside]]
+    t = which[inside]
+    rays = np.concatenate([pix[inside], np.ones((int(inside.sum()), 1))], 1) @ Kinv.T
+    denom = np.sum(n[t] * rays, axis=1)
+    depth = np.where(np.abs(denom) > 1e-9, offset[t] / np.where(np.abs(denom) > 1e-9, denom, 1.0), 0.0)
+    depth = np.where(depth > 0, depth, 0.0)
+    flat_d, flat_n = prior_d.reshape(-1), prior_n.reshape(-1, 3)
+    flat_d[inside], flat_n[inside] = depth, n[t]
+    return prior_d, prior_n
+
+
 def estimate_depth_maps(views, pairs: list[list[int]], depth_ranges, cfg: PatchMatchConfig,
                         valid_masks=None, device=None, log=None) -> list[DepthNormal]:
-    """Photometric PatchMatch for every view, then the geometric-consistency round.
+    """Photometric PatchMatch for every view (from coarse to fine when ``coarse_levels`` > 0), the
+    planar-prior round (``prior_iterations``), then the geometric-consistency round.
 
     ``views``: list of (image (H,W,3) in [0,1], Camera); ``pairs[i]``: source-view indices of view i;
     ``depth_ranges[i]``: per-pixel (min, max) z-depth arrays; ``valid_masks[i]``: pixels to estimate.
@@ -321,29 +414,49 @@ def estimate_depth_maps(views, pairs: list[list[int]], depth_ranges, cfg: PatchM
     device = torch.device(device) if device is not None else default_device()
     geoms = [ViewGeometry.from_camera(img, cam, device) for img, cam in views]
     results: list[DepthNormal] = []
+    tensor = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32, device=device)  # noqa: E731
 
     def make(i: int) -> PatchMatchView:
-        dmin = torch.as_tensor(depth_ranges[i][0], dtype=torch.float32, device=device)
-        dmax = torch.as_tensor(depth_ranges[i][1], dtype=torch.float32, device=device)
+        dmin, dmax = tensor(depth_ranges[i][0]), tensor(depth_ranges[i][1])
         valid = dmax > dmin
         if valid_masks is not None and valid_masks[i] is not None:
             valid = valid & torch.as_tensor(np.array(valid_masks[i], dtype=bool), device=device)
         return PatchMatchView(geoms[i], [geoms[j] for j in pairs[i]], valid, dmin, dmax, cfg, seed=cfg.seed * 1000 + i)
 
+    coarse = None
+    h, w = views[0][1].height, views[0][1].width
+    if cfg.coarse_levels > 0 and min(h, w) >= 32:
+        small = half_resolution(views, depth_ranges, valid_masks)
+        coarse_cfg = replace(cfg, coarse_levels=cfg.coarse_levels - 1, iterations=cfg.coarse_iterations,
+                             prior_iterations=0, geom_iterations=0)
+        coarse = estimate_depth_maps(small[0], pairs, small[1], coarse_cfg, small[2], device=device)
     for i in range(len(views)):
         pm = make(i)
-        pm.initialise()
+        if coarse is None:
+            pm.initialise()
+        else:
+            d0, n0 = upsample_maps(coarse[i], views[i][1].height, views[i][1].width)
+            pm.initialise(tensor(d0), tensor(n0))
         pm.run(cfg.iterations)
         results.append(pm.result())
         if log:
             log(f"view {i}: photometric, {int((results[-1].depth > 0).sum())} valid pixels")
+    if cfg.prior_iterations > 0:
+        previous, results = results, []
+        for i in range(len(views)):
+            pm = make(i)
+            prior_d, prior_n = planar_prior(previous[i], views[i][1], cfg)
+            pm.prior_depth, pm.prior_normal = tensor(prior_d).reshape(-1), tensor(prior_n).reshape(-1, 3)
+            pm.initialise(tensor(previous[i].depth), tensor(previous[i].normal))
+            pm.run(cfg.prior_iterations)
+            results.append(pm.result())
     if cfg.geom_iterations > 0 and len(views) > 1:
         previous = results
         results = []
         for i in range(len(views)):
             pm = make(i)
-            pm.src_depths = torch.stack([torch.as_tensor(previous[j].depth, device=device) for j in pairs[i]])[:, None]
-            pm.initialise(torch.as_tensor(previous[i].depth, device=device), torch.as_tensor(previous[i].normal, device=device))
+            pm.src_depths = torch.stack([tensor(previous[j].depth) for j in pairs[i]])[:, None]
+            pm.initialise(tensor(previous[i].depth), tensor(previous[i].normal))
             pm.run(cfg.geom_iterations)
             results.append(pm.result())
             if log:

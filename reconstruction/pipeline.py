@@ -23,7 +23,7 @@ from geogen.common.errors import UserError
 from .config import ReconConfig
 from .depthmap_io import write_colmap_array
 from .fusion import camera_normals_to_world, fuse_depth_maps
-from .meshing import poisson_mesh
+from .meshing import Hull, poisson_mesh
 from .patchmatch import angle_between_views, estimate_depth_maps, ray_box_depth_range
 from .scene import DEFAULT_BOUNDS, MVSScene
 from .sparse import SparseResult, bounds_from_points, triangulate_known_poses
@@ -104,15 +104,36 @@ def _warn(stats: dict, log, message: str) -> None:
         log(f"warning: {message}")
 
 
+@dataclass
+class DepthMaps:
+    """What the dense stage hands to fusion: per-view z-depth (0 = invalid) and camera-frame normals."""
+
+    depths: list[np.ndarray]
+    normals_cam: list[np.ndarray]
+    bounds: tuple[np.ndarray, np.ndarray]
+    sparse_ok: bool  # False: SIFT found nothing usable (an empty fusion is then reported as "no_matches")
+    hull: Hull | None = None  # the visual hull, when masks were used
+
+
 def reconstruct_scene(scene: MVSScene, cfg: ReconConfig, workspace: str | os.PathLike | None = None,
                       log=None) -> ReconstructionResult:
     """Reconstruct a mesh from calibrated images; ``workspace`` (optional) receives the COLMAP-format maps.
 
     Fallbacks (unit-cube bounds, depth ranges from the scene box when the sparse stage fails) are
     listed in ``stats["warnings"]`` and logged as ``warning: ...`` lines."""
-    torch.set_num_threads(max(1, cfg.num_threads))
-    timings = {}
+    timings: dict[str, float] = {}
     stats = {"views": len(scene.views), "resolution": list(scene.size), "notes": [], "warnings": []}
+    maps = estimate_maps(scene, cfg, timings, stats, log=log)
+    if workspace is not None:
+        write_workspace(Path(workspace), scene, maps.depths, maps.normals_cam)
+    return mesh_from_maps(scene, maps, cfg, timings, stats)
+
+
+def estimate_maps(scene: MVSScene, cfg: ReconConfig, timings: dict, stats: dict, log=None) -> DepthMaps:
+    """Sparse stage, depth ranges (visual hull) and dense stereo; fills ``timings`` and ``stats``."""
+    torch.set_num_threads(max(1, cfg.num_threads))
+    stats.setdefault("notes", [])
+    stats.setdefault("warnings", [])
     masks = [v.mask if cfg.use_masks else None for v in scene.views]
     stats["masks_used"] = any(m is not None for m in masks)
 
@@ -156,10 +177,13 @@ def reconstruct_scene(scene: MVSScene, cfg: ReconConfig, workspace: str | os.Pat
 
     # --- dense (the visual hull's depth bounds count as part of it)
     t0 = time.perf_counter()
+    hull = None
     if use_hull:
-        from .hull import hull_depth_bounds
+        from .hull import carve, hull_depth_bounds
 
-        ranges = hull_depth_bounds(scene, bounds, ranges, resolution=cfg.hull_resolution)
+        occ = carve(scene, bounds, cfg.hull_resolution)
+        hull = Hull(occ, np.asarray(bounds[0], float), np.asarray(bounds[1], float))
+        ranges = hull_depth_bounds(scene, bounds, ranges, occupancy=occ)
         stats["notes"].append("depth ranges limited to the visual hull of the masks")
     if cfg.backend == "colmap":
         from .colmap_backend import colmap_depth_maps
@@ -170,18 +194,22 @@ def reconstruct_scene(scene: MVSScene, cfg: ReconConfig, workspace: str | os.Pat
                                    valid_masks=masks, device=cfg.device, log=log)
         depths, normals_cam = [m.depth for m in maps], [m.normal for m in maps]
     stats["valid_depth_fraction"] = round(float(np.mean([(d > 0).mean() for d in depths])), 4)
-    if workspace is not None:
-        write_workspace(Path(workspace), scene, depths, normals_cam)
     timings["dense"] = time.perf_counter() - t0
+    return DepthMaps(depths, normals_cam, bounds, sparse is None or sparse.ok, hull)
 
-    # --- fusion
+
+def mesh_from_maps(scene: MVSScene, maps: DepthMaps, cfg: ReconConfig, timings: dict | None = None,
+                   stats: dict | None = None) -> ReconstructionResult:
+    """Fusion of the depth maps, then Poisson meshing; raises ReconstructionFailure on an empty result."""
+    timings = {} if timings is None else timings
+    stats = {} if stats is None else stats
     t0 = time.perf_counter()
     cams = [v.camera for v in scene.views]
-    normals_world = [camera_normals_to_world(n, c) for n, c in zip(normals_cam, cams)]
-    cloud = fuse_depth_maps(cams, depths, normals_world, [v.image for v in scene.views], cfg.fusion)
+    normals_world = [camera_normals_to_world(n, c) for n, c in zip(maps.normals_cam, cams)]
+    cloud = fuse_depth_maps(cams, maps.depths, normals_world, [v.image for v in scene.views], cfg.fusion)
     stats["fused_points"] = len(cloud.points)
     timings["fusion"] = time.perf_counter() - t0
-    if len(cloud.points) < cfg.min_fused_points and sparse is not None and not sparse.ok:
+    if len(cloud.points) < cfg.min_fused_points and not maps.sparse_ok:
         raise ReconstructionFailure("no_matches", f"no matches: SIFT found no usable matches and fusion kept only "
                                     f"{len(cloud.points)} points; the images may be too small, blurred or "
                                     "too far apart")
@@ -191,13 +219,15 @@ def reconstruct_scene(scene: MVSScene, cfg: ReconConfig, workspace: str | os.Pat
 
     # --- meshing
     t0 = time.perf_counter()
-    v, f = poisson_mesh(cloud.points, cloud.normals, cfg.meshing, bounds)
+    mesh_info: dict = {}
+    v, f = poisson_mesh(cloud.points, cloud.normals, cfg.meshing, maps.bounds, hull=maps.hull, info=mesh_info)
+    stats.update(mesh_info)
     timings["poisson"] = time.perf_counter() - t0
     if len(f) == 0:
         raise ReconstructionFailure("empty_mesh", "Poisson meshing produced no surface inside the scene bounds")
     stats["mesh_vertices"], stats["mesh_faces"] = len(v), len(f)
     timings = {k: round(t, 3) for k, t in timings.items()}
-    return ReconstructionResult(v, f, timings, stats, cloud.points, cloud.normals, depths)
+    return ReconstructionResult(v, f, timings, stats, cloud.points, cloud.normals, maps.depths)
 
 
 def write_workspace(root: Path, scene: MVSScene, depths, normals_cam) -> None:

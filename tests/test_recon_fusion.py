@@ -48,3 +48,66 @@ def test_largest_component_and_keep_vertices():
     assert len(f) == len(b.faces) and np.allclose(v.mean(0), [5, 0, 0], atol=1e-6)
     v2, f2 = keep_vertices(np.asarray(a.vertices), np.asarray(a.faces), np.asarray(a.vertices)[:, 0] > 0)
     assert len(v2) == 4 and f2.max() < 4
+
+
+def _ball_hull(res=48, radius=0.3):
+    from reconstruction.meshing import Hull
+
+    c = (np.arange(res) + 0.5) / res - 0.5
+    X, Y, Z = np.meshgrid(c, c, c, indexing="ij")
+    return Hull(X**2 + Y**2 + Z**2 <= radius**2, np.full(3, -0.5), np.full(3, 0.5))
+
+
+def test_hull_surface_lies_on_the_occupancy_boundary_with_outward_normals():
+    from reconstruction.meshing import hull_surface
+
+    points, normals = hull_surface(_ball_hull())
+    r = np.linalg.norm(points, axis=1)
+    assert np.abs(r - 0.3).max() < 1.5 / 48  # within a voxel and a half of the ball's boundary
+    cosine = np.sum(normals * points / r[:, None], axis=1)  # a binary grid's normals are blocky
+    assert cosine.min() > 0.3 and cosine.mean() > 0.9
+
+
+def test_hull_fill_adds_hull_points_only_where_the_cloud_has_none():
+    from reconstruction.meshing import fill_from_hull, hull_surface
+
+    hull = _ball_hull()
+    hp, hn = hull_surface(hull)
+    upper = hp[:, 1] > 0  # the cloud covers the upper half only
+    pts, nrm, added = fill_from_hull(hp[upper], hn[upper], hull, distance=0.03)
+    assert 0 < added < (~upper).sum()
+    assert np.all(pts[len(hp[upper]):, 1] < -0.02)  # every added point is in the uncovered half, away from its rim
+
+
+def test_watertight_check_and_clamped_poisson_reports_components():
+    from reconstruction.meshing import is_watertight
+
+    ball = trimesh.creation.icosphere(subdivisions=2)
+    assert is_watertight(np.asarray(ball.faces))
+    assert not is_watertight(np.asarray(ball.faces)[1:])  # one face removed: a hole
+    assert not is_watertight(np.asarray(ball.faces)[:, ::-1][np.r_[0, 1:len(ball.faces)]][:1].repeat(2, 0))
+    # Half a sphere of oriented points (the unseen lower half): clamping keeps the Poisson surface closed.
+    scene, depths, normals = make_scene([Sphere(radius=0.3)], n_views=8, resolution=64, elevations=(40.0,))
+    cloud = fuse_depth_maps([v.camera for v in scene.views], depths, normals, None, FusionConfig())
+    box = (np.full(3, -0.35), np.full(3, 0.35))
+    info_cut, info_clamp = {}, {}
+    poisson_mesh(cloud.points, cloud.normals, MeshingConfig(depth=6, bounds_margin=0.0), box, info=info_cut)
+    v, f = poisson_mesh(cloud.points, cloud.normals, MeshingConfig(depth=6, bounds_margin=0.0, bounds_mode="clamp",
+                                                                   cap_holes=True), box, info=info_clamp)
+    assert info_clamp["watertight"] and info_clamp["mesh_components"] == 1
+    assert trimesh.Trimesh(v, f, process=False).is_watertight
+    assert np.all(np.abs(v) <= 0.35 + 1e-9)
+    assert not info_cut["watertight"]  # cutting at the box opens the extrapolated bottom
+
+
+def test_cap_holes_closes_a_removed_fan_consistently():
+    from reconstruction.meshing import cap_holes, is_watertight
+
+    ball = trimesh.creation.icosphere(subdivisions=3)
+    f = np.asarray(ball.faces)
+    f_open = f[~np.any(f == 0, axis=1)]  # remove the fan around vertex 0: one pentagonal hole
+    assert not is_watertight(f_open)
+    v2, f2, loops = cap_holes(np.asarray(ball.vertices), f_open)
+    assert loops == 1 and is_watertight(f2)
+    closed = trimesh.Trimesh(v2, f2, process=False)
+    assert closed.is_watertight and abs(closed.volume - ball.volume) < 0.01 * ball.volume

@@ -4,6 +4,7 @@ analytic textured shapes (a plane and a sphere) rendered with exact depth."""
 import math
 
 import numpy as np
+import pytest
 import torch
 from scipy.ndimage import binary_erosion
 
@@ -122,3 +123,60 @@ def test_texture_less_pixels_stay_invalid():
     interior = [binary_erosion(d > 0, iterations=cfg_half + 1) for d in depths]
     assert all(i.sum() > 300 for i in interior)
     assert all(((m.depth > 0) & i).sum() == 0 for m, i in zip(maps, interior))
+
+
+def test_half_resolution_averages_blocks_and_keeps_the_widest_depth_range():
+    from geogen.common.cameras import Camera, normalized_intrinsics
+    from reconstruction.patchmatch import half_resolution
+
+    img = np.arange(4 * 6 * 3, dtype=np.float32).reshape(4, 6, 3)
+    cam = Camera(np.eye(4), normalized_intrinsics(), 6, 4)
+    dmin = np.array([[1, 2, 1, 1, 5, 1], [1, 1, 1, 1, 1, 1], [3, 3, 3, 3, 3, 3], [3, 3, 3, 3, 3, 3]], np.float32)
+    dmax = dmin + 1
+    dmax[0, 4], dmax[1, 5] = 0, 9  # one pixel excluded (min > max), one with a wide range
+    mask = np.zeros((4, 6), bool)
+    mask[3, 5] = True
+    (views, ranges, masks) = half_resolution([(img, cam)], [(dmin, dmax)], [mask])
+    small, small_cam = views[0]
+    assert small.shape == (2, 3, 3) and np.allclose(small[0, 0], img[:2, :2].mean((0, 1)))
+    assert (small_cam.width, small_cam.height) == (3, 2)
+    assert np.allclose(small_cam.K, cam.K * np.array([[0.5], [0.5], [1]]))  # pixel-centre convention preserved
+    assert ranges[0][0][0, 2] == 1 and ranges[0][1][0, 2] == 9  # widest span of the usable pixels
+    assert masks[0].tolist() == [[False, False, False], [False, False, True]]
+
+
+def test_planar_prior_reproduces_a_plane_between_confident_pixels():
+    from geogen.common.cameras import Camera, normalized_intrinsics
+    from reconstruction.patchmatch import DepthNormal, planar_prior
+
+    cam = Camera(np.eye(4), normalized_intrinsics(), 40, 40)
+    ys, xs = np.mgrid[0:40, 0:40] + 0.5
+    rays = np.stack([xs, ys, np.ones_like(xs)], -1) @ np.linalg.inv(cam.K).T
+    n = np.array([0.2, -0.1, -1.0])
+    n /= np.linalg.norm(n)
+    depth = (-2.0 / (rays @ n)).astype(np.float32)  # plane n.X = -2, in front of the camera
+    cost = np.full((40, 40), 0.9, np.float32)
+    cost[::3, ::3] = 0.1  # only the grid pixels are confident
+    dn = DepthNormal(np.where(cost < 0.5, depth, 0).astype(np.float32), np.zeros((40, 40, 3), np.float32), cost)
+    cfg = PatchMatchConfig(prior_stride=3, prior_max_cost=0.3, prior_max_edge=6.0)
+    prior_d, prior_n = planar_prior(dn, cam, cfg)
+    has = prior_d > 0
+    assert has[1:37, 1:37].all()  # inside the confident grid's hull
+    assert np.abs(prior_d[has] - depth[has]).max() < 1e-4
+    assert np.allclose(prior_n[has], n, atol=1e-4)
+    cfg_short = PatchMatchConfig(prior_stride=3, prior_max_cost=0.3, prior_max_edge=2.0)
+    assert not (planar_prior(dn, cam, cfg_short)[0] > 0).any()  # every triangle too long: no prior
+
+
+@pytest.mark.slow
+def test_coarse_to_fine_with_planar_prior_recovers_a_textured_sphere():
+    """Same tolerances as the single-scale search: the coarse start and the prior must not bias depths."""
+    scene, depths, _ = make_scene([Sphere(radius=0.3)], n_views=6, resolution=72, azimuth_span=100)
+    cfg = PatchMatchConfig(iterations=3, geom_iterations=1, coarse_levels=1, coarse_iterations=2, prior_iterations=1)
+    pairs = select_sources(scene, None, 4, 80.0)
+    ranges = [ray_box_depth_range(v.camera, scene.bounds) for v in scene.views]
+    maps = estimate_depth_maps([(v.image, v.camera) for v in scene.views], pairs, ranges, cfg, device="cpu")
+    rel, coverage = _depth_errors(maps, depths)
+    assert np.median(rel) < 3e-3
+    assert (rel < 0.01).mean() > 0.95
+    assert coverage > 0.75
