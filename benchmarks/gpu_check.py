@@ -209,7 +209,9 @@ def markdown(doc: dict) -> str:
     lines = [f"# GPU check — {doc['device_name']} (torch {doc['torch']}, {doc['seconds']:.0f} s"
              + (", --quick: not a measurement" if doc["quick"] else "") + ")", ""]
     a = doc.get("agreement")
-    if a:
+    if a and "error" in a:
+        lines += [f"agreement: failed ({a['error']})", ""]
+    elif a:
         lines += ["| agreement (tiny model, one forward/backward) | value |", "| --- | --- |",
                   f"| image max abs diff vs CPU | {a['image_max_abs_diff']:.3g} |",
                   f"| gradient max relative diff vs CPU | {a['grad_max_rel_diff']:.3g} |", ""]
@@ -221,7 +223,9 @@ def markdown(doc: dict) -> str:
         else:
             lines.append(f"| {r['preset']} | {r['variant']} | – | {r.get('skipped') or r.get('error')} | | |")
     p = doc.get("pti_mesh")
-    if p:
+    if p and "error" in p:
+        lines += ["", f"PTI and mesh: failed ({p['error']})"]
+    elif p:
         lines += ["", "| PTI (steps w+g) | s/identity | peak GB | mesh | s |", "| --- | --- | --- | --- | --- |",
                   f"| {p['model_preset']} ({p['pti_steps'][0]}+{p['pti_steps'][1]}) | {p['pti_s_per_identity']:.1f} | "
                   f"{p['pti_peak_gb']:.2f} | {p['mesh_resolution']}³ | {p['mesh_s']:.2f} |"]
@@ -230,6 +234,20 @@ def markdown(doc: dict) -> str:
         lines += ["", f"make experiment-paper ≈ {e['total_gpu_days']:.1f} GPU-days on this GPU "
                       f"(training {e['train_gpu_days']:.1f}, benchmark {e['benchmark_gpu_days']:.1f}; {e['assumes']})"]
     return "\n".join(lines) + "\n"
+
+
+def attempt(fn, *args) -> dict:
+    """``fn(*args)``, or ``{"error": ...}`` if it fails: one broken part must not lose the others'
+    numbers on a one-shot GPU lease (the traceback goes to stderr for the log)."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001 - recorded, and the check goes on
+        import traceback
+
+        traceback.print_exc()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return {"error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]}
 
 
 def main(argv=None) -> dict:
@@ -242,19 +260,17 @@ def main(argv=None) -> dict:
     clock = Clock(device, args.max_seconds)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     doc = {"device": str(device), "device_name": name, "torch": torch.__version__, "quick": args.quick,
-           "agreement": agreement(device), "training": []}
+           "agreement": attempt(agreement, device), "training": []}
     for preset in args.presets:
         for variant in args.variants:
             if clock.spent():
                 doc["training"].append({"preset": preset, "variant": variant, "skipped": "time budget spent"})
                 continue
-            try:
-                doc["training"].append(training(preset, variant, device, args.iters, args.warmup, clock,
-                                                args.batch))
-            except torch.OutOfMemoryError as exc:
-                doc["training"].append({"preset": preset, "variant": variant, "error": f"out of memory ({exc})"[:200]})
+            row = attempt(training, preset, variant, device, args.iters, args.warmup, clock, args.batch)
+            doc["training"].append({"preset": preset, "variant": variant, **row})
             print(json.dumps(doc["training"][-1]), flush=True)
-    doc["pti_mesh"] = None if clock.spent() else pti_and_mesh(device, args.quick, args.mesh_resolution, clock)
+    doc["pti_mesh"] = None if clock.spent() else attempt(pti_and_mesh, device, args.quick, args.mesh_resolution,
+                                                          clock)
     doc["extrapolation"] = extrapolate(doc["training"], doc["pti_mesh"])
     doc["seconds"] = time.perf_counter() - clock.start
     atomic_write_json(args.out, doc)

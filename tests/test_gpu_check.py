@@ -51,3 +51,15 @@ def test_gpu_days_of_the_paper_experiment(gpu_check):
     assert e["benchmark_gpu_days"] == pytest.approx(3 * 5 * 198 * 64 / 86400)
     assert e["total_gpu_days"] == pytest.approx(e["train_gpu_days"] + e["benchmark_gpu_days"])
     assert "train_gpu_days" not in gpu_check.extrapolate(rows[:2], None)
+
+
+def test_a_failing_part_is_recorded_and_the_table_still_written(gpu_check, capsys):
+    def broken():
+        raise RuntimeError("CUDA error: an illegal memory access\nwas encountered")
+
+    assert gpu_check.attempt(broken) == {"error": "RuntimeError: CUDA error: an illegal memory access was encountered"}
+    doc = {"device_name": "x", "torch": "t", "seconds": 1.0, "quick": False, "agreement": {"error": "E1"},
+           "training": [{"preset": "paper", "variant": "eg3d", "error": "E2"}], "pti_mesh": {"error": "E3"},
+           "extrapolation": gpu_check.extrapolate([], {"error": "E3"})}
+    table = gpu_check.markdown(doc)
+    assert "agreement: failed (E1)" in table and "| paper | eg3d | – | E2 |" in table and "failed (E3)" in table
