@@ -55,10 +55,6 @@ class ExecutorConfig:
         if self.cpus <= 0 or self.gpus < 0 or self.max_retries < 0:
             raise UserError("task resources must be positive (cpus > 0, gpus >= 0, max_retries >= 0)")
 
-    @property
-    def in_process(self) -> bool:
-        return self.kind == "local" and self.workers == 1
-
 
 def map_tasks(fn: Callable[[Any], Any], items: Iterable, cfg: ExecutorConfig) -> Iterator[tuple[Any, Any]]:
     """Yield ``(item, fn(item))`` for every item, in completion order.
@@ -80,9 +76,12 @@ def map_tasks(fn: Callable[[Any], Any], items: Iterable, cfg: ExecutorConfig) ->
             runner = ((item, fn(item)) for item in items)
         else:
             runner = _pool_tasks(fn, items, cfg.workers)
-        for item, result in runner:
-            yield item, result
-            bar.update(1)
+        try:
+            for item, result in runner:
+                yield item, result
+                bar.update(1)
+        finally:
+            runner.close()  # stopped early (caller's error, Ctrl-C): stop the pool / cancel the Ray tasks now
     finally:
         bar.close()
 
