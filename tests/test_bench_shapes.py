@@ -166,3 +166,16 @@ def test_bad_input_is_one_line(toy, tiny_model, tmp_path, extra, message):
     r = bench("shapes", "--data", toy, "--model", args["--model"], "--out", args["--out"], "--mesh-resolution", 32,
               "--device", "cpu", "--no-progress", *rest)
     assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_leaderboard_skips_bad_shapes_files_with_a_reason(tmp_path):
+    from geogen.common.atomic import atomic_write_json
+    from leaderboard.build import load_board
+
+    atomic_write_json(tmp_path / "old.json", {"schema": "geogen-bench-shapes", "schema_version": 99})
+    atomic_write_json(tmp_path / "broken.json", {"schema": "geogen-bench-shapes", "schema_version": 1,
+                                                 "method": {"name": "x"}})
+    board = load_board(tmp_path)
+    reasons = {p.name: r for p, r in board.skipped}
+    assert board.shapes == [] and "schema version 99" in reasons["old.json"]
+    assert reasons["broken.json"].startswith("malformed shapes result (KeyError")
