@@ -63,7 +63,8 @@ def sample_grid_adaptive(query, resolution: int, box: float, key: str, level: fl
 
     Blocks are ``stride``³ cells (the last one per axis may be shorter); a block's closure is its
     cells' corner points. Returns (volume, stats) with stats = {"evaluated": points queried,
-    "dense": R³, "blocks": blocks evaluated at full resolution, "rounds": growth rounds}.
+    "dense": R³, "blocks": blocks evaluated at full resolution, "rounds": growth rounds, "mask":
+    grid points marching cubes has to visit (:func:`_cells_near`)}.
     """
     R, s = resolution, max(int(stride), 1)
     ax = grid_axis(R, box)
