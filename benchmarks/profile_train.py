@@ -38,7 +38,12 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rows", type=int, default=30)
+    ap.add_argument("--keep-freed-memory", action="store_true", help="geogen.model.runtime.keep_freed_memory() first")
     args = ap.parse_args()
+    if args.keep_freed_memory:
+        from geogen.model.runtime import keep_freed_memory
+
+        keep_freed_memory()
 
     import torch
     from torch.profiler import ProfilerActivity, profile
