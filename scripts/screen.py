@@ -183,7 +183,7 @@ def main() -> None:
 
     # 3. diagnostics and the table
     rows = []
-    for name in ("template-mean", "oracle-nearest"):
+    for name in ("template-mean", "oracle-nearest-train"):
         rows.append({"setting": "reference", "variant": name, **_metrics(refs / f"{name}.json")})
     for s, v, d in models:
         cache = d / "diagnostics.json"
