@@ -229,7 +229,7 @@ def test_sample_triplane_matches_one_batched_grid_sample(channels_last, triplane
 
 @pytest.fixture(params=["rows", "aten"])
 def triplane_backward(request, monkeypatch):
-    """Both backward paths of sample_triplane: row accumulation (large planes) and aten's (small)."""
+    """Both paths of sample_triplane: per plane with row accumulation (large planes), batched (small)."""
     from geogen.model import triplane
     monkeypatch.setattr(triplane._SampleTriplane, "ROWS_MIN_BYTES", 0 if request.param == "rows" else 1 << 40)
     return request.param

@@ -42,15 +42,14 @@ def _bilinear_corners(coords: torch.Tensor, H: int, W: int):
 class _SampleTriplane(torch.autograd.Function):
     """Bilinear grid_sample of each plane (zero padding, align_corners=False).
 
-    For large planes the planes' gradient is accumulated as rows of C contiguous features
-    (index_add_ into a channels-last buffer) instead of aten's per-channel scatter into a
-    standard-layout one, which is several times slower on CPU once the gradient no longer fits
-    in cache and would hand the channels-last backbone a gradient in the other layout. Small
-    planes (the tiny preset's 32²) keep aten's backward. The gradient w.r.t. the coordinates
+    The planes' gradient is accumulated as rows of C contiguous features (index_add_ into a
+    channels-last buffer) instead of aten's per-channel scatter into a standard-layout one,
+    which is slow on CPU once the gradient no longer fits in cache and would hand the
+    channels-last backbone a gradient in the other layout. The gradient w.r.t. the coordinates
     (SDF depth loss) is aten's.
     """
 
-    ROWS_MIN_BYTES = 8 << 20     # per-plane gradient size from which the row accumulation is used
+    ROWS_MIN_BYTES = 8 << 20     # size of one plane (all samples) from which sample_triplane uses this
 
     @staticmethod
     def forward(ctx, planes: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
@@ -66,14 +65,6 @@ class _SampleTriplane(torch.autograd.Function):
         need_planes, need_coords = ctx.needs_input_grad
         B, P, C, H, W = planes.shape
         grad_planes = grad_coords = None
-        if need_planes and B * C * H * W * grad.element_size() < _SampleTriplane.ROWS_MIN_BYTES:
-            grads = [torch.ops.aten.grid_sampler_2d_backward(
-                grad[:, i].transpose(1, 2).unsqueeze(2), planes[:, i], coords[:, i].unsqueeze(1),
-                0, 0, False, [True, need_coords]) for i in range(P)]
-            grad_planes = torch.stack([g[0] for g in grads], dim=1)
-            if need_coords:
-                grad_coords = torch.stack([g[1].squeeze(1) for g in grads], dim=1)
-            return grad_planes, grad_coords
         if need_planes:
             acc = torch.zeros(B * H * W * P, C, dtype=grad.dtype, device=grad.device)   # rows (b, y, x, plane)
             for i in range(P):
@@ -91,14 +82,21 @@ class _SampleTriplane(torch.autograd.Function):
 def sample_triplane(planes: torch.Tensor, points: torch.Tensor, box_warp: float) -> torch.Tensor:
     """Bilinear features of ``planes`` (B, 3, C, R, R) at ``points`` (B, N, 3) → (B, 3, N, C).
 
-    Points outside the box get zero features (grid_sample's zero padding, as EG3D). One
-    grid_sample per plane on the planes as they are laid out: the backbone's channels-last output
-    is sampled without a copy, and a corner's C features are contiguous in memory (about 1.3x
-    faster forward and backward than one batched call on standard-layout planes). The result is
-    a (B, 3, N, C) view of a contiguous (B, N, 3, C) tensor, so concatenating the three planes'
-    features per point is free.
+    Points outside the box get zero features (grid_sample's zero padding, as EG3D). Large planes
+    (EG3D's 256²) are sampled with one grid_sample per plane on the planes as they are laid out:
+    the backbone's channels-last output is read without a copy, a corner's C features are
+    contiguous in memory, and the backward accumulates rows (see ``_SampleTriplane``); the result
+    is then a (B, 3, N, C) view of a contiguous (B, N, 3, C) tensor, so concatenating the three
+    planes' features per point is free. Small planes (the tiny preset's 32²) take one batched
+    grid_sample, which is faster there.
     """
-    return _SampleTriplane.apply(planes, project_onto_planes(points, box_warp))
+    B, P, C, H, W = planes.shape
+    coords = project_onto_planes(points, box_warp)                  # (B, 3, N, 2)
+    if B * C * H * W * planes.element_size() >= _SampleTriplane.ROWS_MIN_BYTES:
+        return _SampleTriplane.apply(planes, coords)
+    feats = F.grid_sample(planes.reshape(B * P, C, H, W), coords.reshape(B * P, 1, -1, 2), mode="bilinear",
+                          padding_mode="zeros", align_corners=False)  # (B*3, C, 1, N)
+    return feats.reshape(B, P, C, -1).permute(0, 1, 3, 2)
 
 
 def positional_encoding(x: torch.Tensor, levels: int) -> torch.Tensor:
