@@ -209,3 +209,14 @@ def test_a_task_whose_worker_always_dies_is_one_line_after_the_retries(cluster, 
     with pytest.raises(UserError, match=r"^a Ray task failed after 1 retries \(WorkerCrashedError"):
         list(map_tasks(always_dies, [0], ExecutorConfig(kind="ray", progress=False, max_retries=1)))
     assert len(list(runs.iterdir())) == 2  # the first try and one retry
+
+
+def test_unreachable_ray_address_is_one_line_and_fast():
+    import time
+
+    from geogen.common.executor import _check_reachable  # what ray_session runs before ray.init(address)
+
+    start = time.perf_counter()
+    with pytest.raises(UserError, match=r"^no Ray cluster answers at 'ray://127.0.0.1:1' \("):
+        _check_reachable("ray://127.0.0.1:1")
+    assert time.perf_counter() - start < 10

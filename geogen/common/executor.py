@@ -127,6 +127,7 @@ def ray_session(cfg: ExecutorConfig):
     kwargs = dict(include_dashboard=False, log_to_driver=True, configure_logging=False)
     try:
         if cfg.ray_address:
+            _check_reachable(cfg.ray_address)
             ray.init(address=cfg.ray_address, **kwargs)
         else:
             ray.init(num_cpus=cfg.workers, num_gpus=_visible_gpus() if cfg.gpus else 0, **kwargs)
@@ -134,6 +135,23 @@ def ray_session(cfg: ExecutorConfig):
         raise UserError(f"cannot reach the Ray cluster at {cfg.ray_address!r} ({exc}); start it with "
                         "'ray start --head' or drop --ray-address to start a local one") from None
     return ray, True
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast with one line when HOST:PORT (or ray://HOST[:PORT]) does not answer: ray.init
+    itself keeps retrying an unreachable address for minutes. ``auto`` is left to Ray."""
+    import socket
+
+    text = address[len("ray://"):] if address.startswith("ray://") else address
+    if text == "auto":
+        return
+    host, _, port = text.rpartition(":") if ":" in text else (text, "", "10001")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+            return
+    except (OSError, ValueError) as exc:
+        raise UserError(f"no Ray cluster answers at {address!r} ({exc}); start one with 'ray start --head' "
+                        "or drop --ray-address to start a local one") from None
 
 
 @contextmanager
