@@ -132,8 +132,10 @@ def ray_session(cfg: ExecutorConfig):
         else:
             ray.init(num_cpus=cfg.workers, num_gpus=_visible_gpus() if cfg.gpus else 0, **kwargs)
     except ConnectionError as exc:
-        raise UserError(f"cannot reach the Ray cluster at {cfg.ray_address!r} ({exc}); start it with "
-                        "'ray start --head' or drop --ray-address to start a local one") from None
+        hint = ("" if os.environ.get("RAY_AUTH_MODE") else "; a cluster started by 'ray start' (Ray >= 2.59) "
+                "wants token authentication: export RAY_AUTH_MODE=token (token in ~/.ray/auth_token or RAY_AUTH_TOKEN)")
+        raise UserError(f"cannot connect to the Ray cluster at {cfg.ray_address!r} ({exc}){hint}; or drop "
+                        "--ray-address to start a local one") from None
     return ray, True
 
 
