@@ -173,6 +173,10 @@ def quality(args) -> None:
             continue
         t = dict(result.timings)
         t["total"] = (time.perf_counter() - t0) + (t["sparse"] + t["dense"] if args.reuse_maps else 0.0)
+        if args.write_meshes:
+            from geogen.common.meshio import save_ply
+
+            save_ply(Path(args.write_meshes) / f"{ident}.ply", result.vertices, result.faces)
         q = _quality(root, ident, result)
         row = {"F@1%": q["fscore@0.01"], "F@2%": q["fscore@0.02"], "chamfer": q["chamfer_l1"], "acc": q["accuracy"],
                "comp": q["completeness"], "comps": stats.get("mesh_components", 1),
@@ -209,6 +213,7 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], help="config override section.field=value (repeatable)")
     ap.add_argument("--maps", default=None, help="quality mode: cache folder for depth/normal maps")
     ap.add_argument("--reuse-maps", action="store_true", help="quality mode: fusion + Poisson on the cached maps only")
+    ap.add_argument("--write-meshes", default=None, help="quality mode: also save each mesh as DIR/<id>.ply")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"

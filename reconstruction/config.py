@@ -54,20 +54,29 @@ def make_recon_config(preset: str = "tiny", **overrides: Any) -> ReconConfig:
     return cfg
 
 
+# Fusion and meshing of the CPU presets, chosen on the validation identities of a 54-identity tiny
+# build (docs/reconstruction.md, "Issue 15"): normals may differ by 30 degrees between agreeing views
+# (128^2 PatchMatch normals are noisy; ACMP's 10 degrees dropped good points), Poisson point weight 10,
+# and the surface is closed: clamped onto the scene box (the unseen torso bottom lies on it) and its
+# holes capped, one watertight component.
+CPU_FUSION = FusionConfig(max_normal_angle=30.0)
+CLOSED = dict(point_weight=10.0, bounds_mode="clamp", bounds_margin=0.0, cap_holes=True)
+
 PRESETS: dict[str, ReconConfig] = {
     # CPU, 128^2-256^2 images: a 7x7 dense patch (11x11 stride 2 is too coarse for a 30-pixel-wide head
     # at 128^2: measured F-score@1% 0.60 vs 0.52 on identity 000004 of the tiny build); best_k=1 (the
     # best source view decides, fusion's cross-view check removes the outliers: F@1% 0.72 / 0.78 vs
-    # 0.65 / 0.74 with best_k=2 on identities 000004 / 000007), octree depth 8.
+    # 0.65 / 0.74 with best_k=2 on identities 000004 / 000007), octree depth 8. Coarse-to-fine and the
+    # planar prior stay off: neither paid on the validation identities.
     "tiny": ReconConfig(preset="tiny", patchmatch=PatchMatchConfig(iterations=4, geom_iterations=1, patch_size=7,
                                                                    patch_stride=1, best_k=1),
-                        meshing=MeshingConfig(depth=8)),
+                        fusion=dataclasses.replace(CPU_FUSION), meshing=MeshingConfig(depth=8, **CLOSED)),
     # Default quality.
     "small": ReconConfig(preset="small", patchmatch=PatchMatchConfig(iterations=5, geom_iterations=2, patch_size=7,
                                                                      patch_stride=1, best_k=1),
-                         meshing=MeshingConfig(depth=9)),
-    # 512^2 and up: more sources and iterations (a GPU is advisable).
+                         fusion=dataclasses.replace(CPU_FUSION), meshing=MeshingConfig(depth=9, **CLOSED)),
+    # 512^2 and up: more sources and iterations (a GPU is advisable); ACMP's fusion thresholds (not measured).
     "paper": ReconConfig(preset="paper", patchmatch=PatchMatchConfig(iterations=6, geom_iterations=2, num_sources=6,
                                                                     best_k=2),
-                         meshing=MeshingConfig(depth=10), fusion=FusionConfig(voxel_size=0.001)),
+                         meshing=MeshingConfig(depth=10, **CLOSED), fusion=FusionConfig(voxel_size=0.001)),
 }
