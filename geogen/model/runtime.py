@@ -5,8 +5,10 @@ their gradients are 100 MB each at EG3D's settings) every step. glibc's malloc s
 more than 32 MB with fresh mmap()s and returns freed heap tops to the OS, so every step
 page-faults the same memory in again (zero-filled by the kernel): a large share of the step's
 time is spent in the kernel. Telling malloc never to mmap and never to trim makes freed blocks
-reusable: ~15 % more training images/s at eg3d-matched settings for ~0.1–0.2 GB more peak RSS
-(benchmarks/bench_train.py). Process-wide and irreversible, so only entry points call it.
+reusable, for ~0.1–0.2 GB more peak RSS. Measured at eg3d-matched settings with
+benchmarks/bench_train.py --keep-freed-memory: +25–30 % images/s under heavy machine load,
+within noise (±5 %) at moderate load (docs/training.md). Process-wide and irreversible, so only
+entry points call it.
 """
 
 from __future__ import annotations
