@@ -4,7 +4,6 @@ analytic textured shapes (a plane and a sphere) rendered with exact depth."""
 import math
 
 import numpy as np
-import pytest
 import torch
 from scipy.ndimage import binary_erosion
 
@@ -168,7 +167,6 @@ def test_planar_prior_reproduces_a_plane_between_confident_pixels():
     assert not (planar_prior(dn, cam, cfg_short)[0] > 0).any()  # every triangle too long: no prior
 
 
-@pytest.mark.slow
 def test_coarse_to_fine_with_planar_prior_recovers_a_textured_sphere():
     """Same tolerances as the single-scale search: the coarse start and the prior must not bias depths."""
     scene, depths, _ = make_scene([Sphere(radius=0.3)], n_views=6, resolution=72, azimuth_span=100)
