@@ -39,7 +39,7 @@ ACCEPTANCE = {"fscore@0.01": 0.80, "chamfer_l1": 0.01}  # medians over the ident
 CSV_COLUMNS = ["id", "status", "reason", "chamfer_l1", "fscore@0.01", "fscore@0.02", "accuracy", "completeness",
                "precision@0.01", "recall@0.01", "precision@0.02", "recall@0.02", "hausdorff_95",
                "normal_consistency", "sparse_s", "dense_s", "fusion_s", "poisson_s", "total_s", "sparse_points",
-               "fused_points", "mesh_faces", "input_source", "input_views", "input_resolution", "message"]
+               "fused_points", "mesh_faces", "mesh_components", "watertight", "input_source", "input_views", "input_resolution", "message"]
 
 
 def _identity_ids(dataset_dir: Path, ids, all_ids: bool) -> list[str]:
@@ -221,8 +221,8 @@ def write_quality_report(root: Path, ids: list[str], log=print, picture_ids: int
                "message": rec.get("message", "")}
         for stage in ("sparse", "dense", "fusion", "poisson", "total"):
             row[f"{stage}_s"] = rec.get("timings", {}).get(stage)
-        for k in ("sparse_points", "fused_points", "mesh_faces"):
-            row[k] = rec.get("stats", {}).get(k)
+        for k in ("sparse_points", "fused_points", "mesh_faces", "mesh_components", "watertight"):
+            row[k] = rec.get("stats", {}).get(k)  # components: before the largest was kept
         for k in ("source", "views", "resolution"):
             row[f"input_{k}"] = rec.get("inputs", {}).get(k)
         if rec.get("status") == "ok":
@@ -249,6 +249,7 @@ def write_quality_report(root: Path, ids: list[str], log=print, picture_ids: int
         "median chamfer_l1 <= 0.01": bool(summary.get("chamfer_l1", {}).get("median", 1) <= ACCEPTANCE["chamfer_l1"]),
     }
     summary["failures"] = {r["id"]: r["reason"] for r in rows if r["status"] != "ok"}
+    summary["watertight"] = sum(1 for r in rows if r["status"] == "ok" and r.get("watertight"))
     used = {(r["input_source"], r["input_views"], r["input_resolution"]) for r in rows if r["input_source"]}
     summary["inputs"] = [{"source": s, "views": v, "resolution": res} for s, v, res in sorted(used, key=str)]
     if any(s == "recon_views" for s, _, _ in used):

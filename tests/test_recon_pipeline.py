@@ -73,6 +73,8 @@ def test_build_for_dataset_writes_meshes_records_failures_and_resumes(tmp_path):
     rows = list(csv.DictReader((tmp_path / "meshes" / "pseudo_gt" / "quality.csv").open()))
     ok = [r for r in rows if r["id"] == "000001"][0]
     assert ok["status"] == "ok" and float(ok["fscore@0.02"]) > 0.7
+    assert ok["watertight"] == "True" and int(ok["mesh_components"]) >= 1  # one closed component kept, count reported
+    assert summary["watertight"] == 1
     assert (tmp_path / "meshes" / "pseudo_gt" / "quality.png").stat().st_size > 1000
     # Resume: both identities are skipped (done or recorded as failed).
     logs.clear()
