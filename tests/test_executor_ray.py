@@ -30,7 +30,7 @@ FAST = Protocol(n_points=4_000, emd_points=128)
 @pytest.fixture(scope="module")
 def cluster():
     """One local cluster for the module (2 CPUs, like CI), shut down at the end."""
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
     yield
     ray.shutdown()
 

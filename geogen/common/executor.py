@@ -130,7 +130,9 @@ def ray_session(cfg: ExecutorConfig):
             _check_reachable(cfg.ray_address)
             ray.init(address=cfg.ray_address, **kwargs)
         else:
-            ray.init(num_cpus=cfg.workers, num_gpus=_visible_gpus() if cfg.gpus else 0, **kwargs)
+            # address="local": always a new cluster of our own, never one that a stale
+            # /tmp/ray/ray_current_cluster file (left by an earlier 'ray start') points at
+            ray.init(address="local", num_cpus=cfg.workers, num_gpus=_visible_gpus() if cfg.gpus else 0, **kwargs)
     except ConnectionError as exc:
         hint = ("" if os.environ.get("RAY_AUTH_MODE") else "; a cluster started by 'ray start' (Ray >= 2.59) "
                 "wants token authentication: export RAY_AUTH_MODE=token (token in ~/.ray/auth_token or RAY_AUTH_TOKEN)")
