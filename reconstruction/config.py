@@ -68,7 +68,8 @@ PRESETS: dict[str, ReconConfig] = {
     # best source view decides, fusion's cross-view check removes the outliers: F@1% 0.72 / 0.78 vs
     # 0.65 / 0.74 with best_k=2 on identities 000004 / 000007), octree depth 8. Coarse-to-fine and the
     # planar prior stay off: neither paid on the validation identities.
-    "tiny": ReconConfig(preset="tiny", patchmatch=PatchMatchConfig(iterations=4, geom_iterations=1, patch_size=7,
+    # 5 photometric + 2 geometric iterations (was 4 + 1): val mean F@1% 0.765 -> 0.772, ~1.4x the dense time.
+    "tiny": ReconConfig(preset="tiny", patchmatch=PatchMatchConfig(iterations=5, geom_iterations=2, patch_size=7,
                                                                    patch_stride=1, best_k=1),
                         fusion=dataclasses.replace(CPU_FUSION), meshing=MeshingConfig(depth=8, **CLOSED)),
     # Default quality.
