@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from worktrees import old_tree  # noqa: E402
 EG3D_MATCHED = dict(z_dim=512, w_dim=512, channel_base=4096, channel_max=128, plane_resolution=256,
                     plane_channels=32, decoder_hidden=64, decoder_features=32)
 
@@ -86,12 +88,6 @@ def worker(args) -> None:
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def old_tree(ref: str) -> Path:
-    path = Path(tempfile.gettempdir()) / f"geogen-old-{ref}"
-    if not path.exists():
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(path), ref], check=True,
-                       capture_output=True)
-    return path
 
 
 def run_worker(tree: Path, preset: str, variant: str, args, save: Path) -> dict:

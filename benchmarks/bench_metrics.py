@@ -26,11 +26,12 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from worktrees import old_tree  # noqa: E402
 
 
 def _load() -> str:
@@ -88,12 +89,6 @@ def worker(args) -> None:
     print(json.dumps({"rows": rows, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def old_tree(ref: str) -> Path:
-    path = Path(tempfile.gettempdir()) / f"geogen-old-{ref}"
-    if not path.exists():
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(path), ref], check=True,
-                       capture_output=True)
-    return path
 
 
 def run_worker(tree: Path, args) -> dict:

@@ -26,11 +26,12 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from worktrees import old_tree  # noqa: E402
 
 
 def _load() -> str:
@@ -76,12 +77,6 @@ def worker(args) -> None:
     print(json.dumps({"rows": rows, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def worktree(ref: str) -> Path:
-    path = Path(tempfile.gettempdir()) / f"geogen-bench-{ref}"
-    if not path.exists():
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(path), ref], check=True,
-                       capture_output=True)
-    return path
 
 
 def run_worker(tree: Path, args) -> dict:
@@ -145,7 +140,7 @@ def main() -> None:
         return worker(args)
     if args.profile_steps:
         return profile(args)
-    trees = {"new": worktree(args.new) if args.new else REPO} | ({"old": worktree(args.old)} if args.old else {})
+    trees = {"new": old_tree(args.new) if args.new else REPO} | ({"old": old_tree(args.old)} if args.old else {})
     runs = {k: [] for k in trees}
     for r in range(args.rounds):
         for code, tree in (trees.items() if r % 2 == 0 else reversed(trees.items())):
