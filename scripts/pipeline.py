@@ -24,15 +24,21 @@ def fail(step: str, rc: int, log: Path | None = None) -> None:
     sys.exit(rc or 1)
 
 
-def run(step: str, *argv: str) -> None:
-    """Run one step in the foreground (its own progress bar shows)."""
+def run(step: str, *argv: str, required: bool = True) -> bool:
+    """Run one step in the foreground (its own progress bar shows). A failing required step stops
+    the script with its exit code; a failing optional one (``required=False``) is reported on the
+    console, returns False, and the script goes on without its output."""
     cmd = command(*argv)
     print(f"\n== {step}: {' '.join(cmd)}", flush=True)
     t0 = time.time()
     rc = subprocess.call(cmd)
-    if rc != 0:
+    if rc != 0 and required:
         fail(step, rc)
+    if rc != 0:
+        print(f"== {step}: FAILED (exit {rc}; its error is above) — going on without it", flush=True)
+        return False
     print(f"== {step}: done in {time.time() - t0:.0f} s", flush=True)
+    return True
 
 
 def run_parallel(steps: list[tuple[str, list[str], Path]], jobs: int, poll_s: float = 15.0,

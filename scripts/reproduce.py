@@ -162,7 +162,7 @@ def main() -> None:
     for variant in VARIANTS:
         run(f"shape distribution {variant}", "geogen-bench", "shapes", "--model", str(runs / variant / "geogen.pkl"),
             "--data", str(data), "--method", f"{variant} ({cfg.kimg:g} kimg)", "--threads", str(args.threads),
-            "--device", device, "--out", str(results / f"{variant}.shapes.json"))
+            "--device", device, "--out", str(results / f"{variant}.shapes.json"), required=False)
     if not (out / "levels.json").exists():
         run("mesh-level sensitivity", "python", "benchmarks/bench_levels.py", str(results), "--json",
             str(out / "levels.json"))
