@@ -139,3 +139,15 @@ def test_branching_the_ablation_at_the_switch_equals_training_it_from_scratch(da
         branch_run(ckpt.find_latest(tmp_path / "trunk"), "geogen-nodepth", tmp_path / "late")
     with pytest.raises(UserError, match="models differ"):
         branch_run(trunk_snap, "eg3d", tmp_path / "e")
+
+
+def test_a_resumed_run_may_change_the_depth_gradient_path_but_not_the_architecture(data, tmp_path):
+    """A screen branches geogen at the switch with ``model.depth_loss_grad=surface``: that field
+    changes training, not which weights exist, so resuming with it is allowed and it takes effect;
+    an architecture field (``model.z_dim``) is still refused with a one-line error."""
+    run(data, tmp_path, 1)
+    cfg, model_cfg, snap = prepare_run("tiny", "geogen", tmp_path, "auto", kimg=kimg_of(2),
+                                       overrides=FAST + ["model.depth_loss_grad=surface"])
+    assert snap is not None and model_cfg.depth_loss_grad == "surface"
+    with pytest.raises(UserError, match="only depth_loss_grad"):
+        prepare_run("tiny", "geogen", tmp_path, "auto", kimg=kimg_of(2), overrides=FAST + ["model.z_dim=32"])

@@ -128,6 +128,15 @@ class ModelConfig:
             raise UserError("beta_init must be positive and beta_min non-negative")
         self.background = tuple(float(v) for v in self.background)
 
+    # fields that change how the weights are trained or rendered but not which weights exist: a
+    # resumed or branched run may change them (e.g. the depth-loss gradient path from the switch on)
+    RESUMABLE_FIELDS = ("depth_loss_grad", "depth_loss_min_weight")
+
+    def same_architecture(self, other: "ModelConfig") -> bool:
+        """True when ``other`` differs from this config only in ``RESUMABLE_FIELDS``."""
+        keep = {f: getattr(self, f) for f in self.RESUMABLE_FIELDS}
+        return dataclasses.replace(other, **keep) == self
+
     @property
     def field(self) -> str:
         """'sdf' for the GeoGen variants, 'density' for EG3D (from the variant's registry entry)."""

@@ -107,9 +107,10 @@ def prepare_run(preset: str, variant: str, out_dir: str | Path, resume: str | No
     changes = {k: v for k, v in (("kimg", kimg), ("seed", seed)) if v is not None}
     cfg = with_overrides(dataclasses.replace(cfg, **changes), list(overrides))
     new_model_cfg = model_with_overrides(model_cfg, list(overrides))
-    if snap is not None and new_model_cfg != model_cfg:
+    if snap is not None and not model_cfg.same_architecture(new_model_cfg):
         raise UserError(f"{snap_path} was trained with another model config; a resumed run keeps its "
-                        "architecture (drop the --set model.* options or start a new --out)")
+                        f"architecture (only {', '.join(ModelConfig.RESUMABLE_FIELDS)} may change: drop the "
+                        "other --set model.* options or start a new --out)")
     return cfg, new_model_cfg, snap
 
 
