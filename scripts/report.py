@@ -1,10 +1,12 @@
-"""Write results.md (+ pictures) from a finished `scripts.reproduce` experiment folder.
+"""Write results.md (+ pictures) from the result files of a `scripts.reproduce` study.
 
-    python -m scripts.report --experiment out/reproduce --report docs
+    python -m scripts.report --results docs/results/study --report docs        # from the committed JSONs
+    python -m scripts.report --experiment out/reproduce --report docs         # collect first, then write
 
-Tables come from the benchmark result JSONs (Table 2 layout, extra metrics, paired differences
-between variants over the same test identities, the training-budget curve); pictures from the
-sample folders, the benchmark's per-identity pictures and the TensorBoard logs. The hand-written
+Every number on the page is computed here from the JSON files under ``--results`` (copied there
+from the experiment folder by ``--experiment``): the validation screen, the budget curve, the
+test split per seed and pooled over seeds, paired differences with intervals over identities ×
+seeds, and the reference rows. Nothing on the generated page is typed by hand; the hand-written
 discussion is read from ``<report>/results-discussion.md`` when it exists.
 """
 
@@ -20,17 +22,17 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from benchmark.stats import mean_ci95
-from geogen.common.atomic import atomic_path, atomic_write_text
+from geogen.common.atomic import atomic_path, atomic_write_json, atomic_write_text
 
-from .pipeline import VARIANTS
-
-TABLE2 = [("chamfer_l1", "Chamfer"), ("mse", "MSE"), ("hausdorff", "HD"), ("emd", "EMD"), ("msd", "MSD")]
-EXTRA = [("fscore@0.01", "F@1% ↑"), ("fscore@0.02", "F@2% ↑"), ("hausdorff_95", "HD95 ↓"),
-         ("normal_consistency", "NC ↑")]
-IMAGE = [("psnr_input", "PSNR input ↑"), ("ssim_input", "SSIM input ↑"), ("psnr_novel", "PSNR novel ↑"),
-         ("ssim_novel", "SSIM novel ↑")]
-PAIRS = [("geogen", "eg3d"), ("geogen-nodepth", "eg3d"), ("geogen", "geogen-nodepth")]
+VARIANTS = ("geogen", "geogen-nodepth", "eg3d")
 NAMES = {"geogen": "GeoGen", "geogen-nodepth": "GeoGen w/o depth loss", "eg3d": "EG3D"}
+PAIRS = [("geogen", "eg3d"), ("geogen-nodepth", "eg3d"), ("geogen", "geogen-nodepth")]
+REFERENCES = ("template-mean", "oracle-nearest-train", "copy-other")
+NO_IDENTITY = "has recovered no identity-specific geometry"
+MAIN = [("chamfer_l1", "Chamfer ↓", 4), ("fscore@0.01", "F@1% ↑", 3), ("normal_consistency", "NC ↑", 3)]
+TABLE2 = [("chamfer_l1", "Chamfer"), ("mse", "MSE"), ("hausdorff", "HD"), ("emd", "EMD"), ("msd", "MSD")]
+CURVE_KEYS = ("G/gan", "D/loss", "schedule/beta", "schedule/beta_ema", "G/sdf_depth", "G/eikonal")
+RESAMPLES, SEED = 10_000, 0
 
 
 def load(path: Path) -> dict | None:
@@ -52,290 +54,269 @@ def per_id(result: dict, key: str, source: str = "metrics") -> dict[str, float]:
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
-    return "–" if value is None else f"{value:.{digits}g}"
+    return "–" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
 
 
-def cell(values: list[float], digits: int = 4) -> str:
-    s = mean_ci95(values)
-    if s["mean"] is None:
+def interval(mean: float | None, lo: float | None, hi: float | None, digits: int = 4, sign: bool = False) -> str:
+    if mean is None:
         return "–"
-    if s["ci95_low"] is None:
-        return fmt(s["mean"], digits)
-    return f"{fmt(s['mean'], digits)} ± {fmt((s['ci95_high'] - s['ci95_low']) / 2, 2)}"
+    f = (lambda v: f"{v:+.{digits}g}") if sign else (lambda v: fmt(v, digits))
+    return f(mean) if lo is None else f"{f(mean)} [{f(lo)}, {f(hi)}]"
 
 
-def n_cell(result: dict) -> str:
-    return f"{result['n_ok']}/{result['n_samples']}"
+# ---------------------------------------------------------------- statistics over identities × seeds
+def two_way_bootstrap(matrix: np.ndarray, resamples: int = RESAMPLES, seed: int = SEED) -> tuple[float, float, float]:
+    """Mean of a seeds × identities matrix and its 95 % percentile interval from resampling
+    identities and seeds independently, with replacement (both are random draws: the identities
+    from the population of heads, the seeds from the training randomness). One seed: identities only."""
+    x = np.asarray(matrix, dtype=np.float64)
+    n_seeds, n_ids = x.shape
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, n_ids, size=(resamples, n_ids))
+    seeds = rng.integers(0, n_seeds, size=(resamples, n_seeds)) if n_seeds > 1 else np.zeros((resamples, 1), int)
+    # mean over the resampled seeds of the mean over the resampled identities
+    means = x[:, ids].mean(axis=2)                      # seeds × resamples
+    boot = np.take_along_axis(means.T, seeds, axis=1).mean(axis=1)
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return float(x.mean()), float(lo), float(hi)
 
 
-def metric_table(results: dict[str, dict], columns, source: str = "metrics", digits: int = 4) -> list[str]:
-    head = "| method | n | " + " | ".join(label for _, label in columns) + " |"
-    lines = [head, "|---|---|" + "---|" * len(columns)]
-    for variant, res in results.items():
-        cells = [cell(list(per_id(res, key, source).values()), digits) for key, _ in columns]
-        lines.append(f"| {NAMES[variant]} | {n_cell(res)} | " + " | ".join(cells) + " |")
-    return lines
+def seed_matrix(results: list[dict], key: str) -> tuple[np.ndarray, list[str]]:
+    """seeds × identities matrix of one metric over the identities every seed scored."""
+    maps = [per_id(r, key) for r in results]
+    common = sorted(set.intersection(*(set(m) for m in maps))) if maps else []
+    return np.array([[m[i] for i in common] for m in maps]), common
 
 
-def paired_table(results: dict[str, dict]) -> list[str]:
-    """A − B per metric over identities both scored: mean difference ± 95 % CI, and A's wins."""
-    lines = ["| A − B | n | " + " | ".join(label for _, label in TABLE2) + " |", "|---|---|" + "---|" * len(TABLE2)]
-    for a, b in PAIRS:
-        if a not in results or b not in results:
-            continue
-        cells, counts = [], []
-        for key, _ in TABLE2:
-            va, vb = per_id(results[a], key), per_id(results[b], key)
-            common = sorted(set(va) & set(vb))
-            n = len(common)
-            counts.append(n)
-            diffs = [va[i] - vb[i] for i in common]
-            s = mean_ci95(diffs)
-            wins = sum(d < 0 for d in diffs)
-            if s["mean"] is None:
-                cells.append("–")
-            elif s["ci95_low"] is None:
-                cells.append(f"{s['mean']:+.3g} (A lower {wins}/{n})")
-            else:
-                cells.append(f"{s['mean']:+.3g} [{s['ci95_low']:+.3g}, {s['ci95_high']:+.3g}] (A lower {wins}/{n})")
-        lines.append(f"| {NAMES[a]} − {NAMES[b]} | {max(counts)} | " + " | ".join(cells) + " |")
-    return lines
+# ---------------------------------------------------------------- collect (experiment folder → results dir)
+def reduced_curves(stats: Path, every: int = 4) -> dict:
+    """A few columns of a run's stats.jsonl, every ``every``-th row (the committed training curves)."""
+    rows = {}
+    for line in stats.read_text().splitlines():
+        r = json.loads(line)
+        rows[r["nimg"]] = r                       # a resumed run may repeat steps: keep the last
+    keys = sorted(rows)[::every]
+    return {"nimg": keys, **{k: [rows[n].get(k) for n in keys] for k in CURVE_KEYS}}
 
 
-def ordering(results: dict[str, dict], key: str = "chamfer_l1") -> str:
-    means = {v: mean_ci95(list(per_id(r, key).values()))["mean"] for v, r in results.items()}
-    ranked = sorted((m, v) for v, m in means.items() if m is not None)
-    return " < ".join(f"{NAMES[v]} ({m:.4g})" for m, v in ranked)
+def collect(exp: Path, dest: Path) -> None:
+    """Copy the result JSONs, diagnostics and reduced curves of a finished study into ``dest``."""
+    study = load(exp / "study.json")
+    if study is None:
+        raise SystemExit(f"error: {exp / 'study.json'} is missing; run python -m scripts.reproduce to the end first")
+    if dest.exists():
+        shutil.rmtree(dest)
+    for sub in ("val", "val/budget", "val/references", "test", "test/references", "diagnostics"):
+        src = exp / ("results/" + sub if sub != "diagnostics" else sub)
+        if src.is_dir():
+            (dest / sub).mkdir(parents=True, exist_ok=True)
+            for f in sorted(src.glob("*.json")):
+                shutil.copyfile(f, dest / sub / f.name)
+    (dest / "curves").mkdir(parents=True, exist_ok=True)
+    for stats in sorted((exp / "runs").glob("s*/*/stats.jsonl")):
+        atomic_write_json(dest / "curves" / f"{stats.parent.parent.name}-{stats.parent.name}.json", reduced_curves(stats))
+    atomic_write_json(dest / "study.json", study)
 
 
-def budget_table(exp: Path, results: dict[str, dict], final_kimg: float) -> list[str]:
-    """Chamfer / F@1% per variant at each benchmarked training length (milestones + final)."""
-    rows: dict[float, dict[str, dict]] = {}
-    for path in sorted((exp / "budget").glob("*.json")):
-        res = load(path)
-        if res is None:
-            continue
-        variant, kimg = path.stem.rsplit("-", 1)
-        rows.setdefault(float(kimg.removesuffix("kimg")), {})[variant] = res
-    if not rows:
-        return []
-    rows[final_kimg] = results
-    lines = ["| kimg | " + " | ".join(f"{NAMES[v]} Chamfer ↓ | {NAMES[v]} F@1% ↑" for v in VARIANTS) + " |",
-             "|---|" + "---|---|" * len(VARIANTS)]
-    for kimg in sorted(rows):
-        cells = []
-        for v in VARIANTS:
-            res = rows[kimg].get(v)
-            if res is None:
-                cells += ["–", "–"]
-            else:
-                cells += [f"{cell(list(per_id(res, 'chamfer_l1').values()))} ({n_cell(res)})",
-                          cell(list(per_id(res, 'fscore@0.01').values()), 3)]
-        lines.append(f"| {kimg:g} | " + " | ".join(cells) + " |")
-    return lines
+# ---------------------------------------------------------------- tables
+def runs_of(study: dict) -> dict[str, str]:
+    """variant → run folder name of the test runs (the chosen geogen setting's folder for geogen)."""
+    return {v: r for r, v in study["runs"].items()}
 
 
-REFERENCES = ("template-mean", "oracle-nearest-train", "copy-other")
-NO_IDENTITY = "has recovered no identity-specific geometry"
-
-
-def reference_section(exp: Path, results: dict[str, dict]) -> list[str]:
-    """The variants beside the reference rows of `geogen-bench baselines`, with each row's Chamfer
-    gain over template-mean on the identities both scored (empty without a template-mean file)."""
-    refs = {n: r for n in REFERENCES if (r := load(exp / "results" / f"{n}.json")) is not None}
-    if "template-mean" not in refs:
-        return []
-    template = per_id(refs["template-mean"], "chamfer_l1")
-    lines = ["### Reference rows", "",
-             "Meshes that ignore the test image, scored with the same protocol (`geogen-bench baselines`): "
-             "`template-mean` is one mean training shape for every identity, `oracle-nearest-train` the "
-             "training GT nearest to each test GT, `copy-other` one fixed training identity's GT. "
-             "Gain = share of template-mean's Chamfer removed, on the identities both rows scored.", "",
-             "| row | n | Chamfer ↓ | F@1% ↑ | NC ↑ | gain over template-mean |", "|---|---|---|---|---|---|"]
-    verdicts = []
-    rows = [(NAMES[v], r, False) for v, r in results.items()] + [(f"*{n}* (reference)", r, True)
-                                                                   for n, r in refs.items()]
-    for name, res, is_ref in rows:
-        chamfer = per_id(res, "chamfer_l1")
-        common = sorted(set(chamfer) & set(template))
-        gain = "–"
-        if common and not (is_ref and res is refs["template-mean"]):
-            t, m = np.mean([template[i] for i in common]), np.mean([chamfer[i] for i in common])
-            gain = f"{(t - m) / t:+.0%} ({len(common)} ids)"
-            if not is_ref and m >= t:
-                verdicts.append(f"{name} (Chamfer {m:.4g} vs {t:.4g}) {NO_IDENTITY}.")
-        lines.append(f"| {name} | {n_cell(res)} | {cell(list(chamfer.values()))} | "
-                     f"{cell(list(per_id(res, 'fscore@0.01').values()), 3)} | "
-                     f"{cell(list(per_id(res, 'normal_consistency').values()), 3)} | {gain} |")
-    lines.append("")
-    if verdicts:
-        lines += ["Not below template-mean: " + " ".join(verdicts), ""]
-    return lines
-
-
-def shapes_section(exp: Path) -> list[str]:
-    """COV / MMD / 1-NNA of each variant's samples (`geogen-bench shapes`), when they were computed."""
-    docs = {v: d for v in VARIANTS if (d := load(exp / "results" / f"{v}.shapes.json")) is not None}
-    if not docs:
-        return []
-    lines = ["### Shape distribution of samples", "",
-             "`geogen-bench shapes`: K sample meshes (truncation 1) against the GT meshes of each split; COV ↑, "
-             "MMD ↓, 1-NNA (50 % = indistinguishable from the GT; 100 % = separated; far below 50 % = copies; "
-             "definitions in docs/benchmark.md).", "",
-             "| variant | vs split | n + n | COV ↑ | MMD ↓ | 1-NNA | memorisation |", "|---|---|---|---|---|---|---|"]
-    for v, d in docs.items():
-        for split, r in d["results"].items():
-            nna = "–" if r["1-nna"] is None else f"{100 * r['1-nna']:.1f} %"
-            lines.append(f"| {NAMES[v]} | {split} | {r['n']} + {r['n']} | {100 * r['cov']:.0f} % | {r['mmd']:.4g} | "
-                         f"{nna} | {'yes' if r['memorisation'] else 'no'} |")
-    return lines + [""]
-
-
-# ---------------------------------------------------------------- pictures
-def label(im: Image.Image, text: str) -> Image.Image:
-    ImageDraw.Draw(im).text((4, 3), text, fill=(200, 0, 0))
-    return im
-
-
-def with_margin(im: Image.Image, text: str, width: int = 130) -> Image.Image:
-    """``im`` with a white left margin carrying ``text`` (one word per line)."""
-    out = Image.new("RGB", (im.width + width, im.height), "white")
-    out.paste(im, (width, 0))
-    ImageDraw.Draw(out).multiline_text((6, 8), "\n".join(text.split()), fill=(0, 0, 0))
-    return out
-
-
-def save_png(im: Image.Image, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        im.save(tmp, format="PNG", optimize=True)
-
-
-def mesh_strip(ply: Path, size: int, n_views: int = 4) -> Image.Image:
-    """Shaded renders of a generated mesh from n_views azimuths (blank when it has no faces)."""
-    import trimesh
-
-    from benchmark.pictures import orbit_cameras, raycast_shaded
-
-    mesh = trimesh.load(ply, force="mesh", process=False)
-    v, f = np.asarray(mesh.vertices), np.asarray(mesh.faces)
-    strip = Image.new("RGB", (size * n_views, size), (255, 255, 255))
-    if len(f) == 0:
-        return label(strip, "no surface")
-    lo, hi = v.min(axis=0), v.max(axis=0)
-    azimuths = [360.0 * i / n_views for i in range(n_views)]
-    for k, cam in enumerate(orbit_cameras((lo + hi) / 2, float(np.linalg.norm(hi - lo)), size, azimuths)):
-        strip.paste(Image.fromarray(raycast_shaded(v, f, cam)), (k * size, 0))
-    return strip
-
-
-def samples_figure(exp: Path, path: Path, seeds=(0, 1, 2, 3)) -> bool:
-    """Per variant: generated images (4 views per seed) beside their SDF/density meshes."""
-    blocks = []
-    for variant in VARIANTS:
-        folder = exp / "samples" / variant
-        rows = []
-        for s in seeds:
-            png, ply = folder / f"seed{s:04d}.png", folder / f"seed{s:04d}.ply"
-            if not png.exists():
-                continue
-            img = Image.open(png).convert("RGB")
-            h = img.height
-            meshes = mesh_strip(ply, h, img.width // h) if ply.exists() else Image.new("RGB", img.size, "white")
-            row = Image.new("RGB", (img.width + meshes.width, h), "white")
-            row.paste(img, (0, 0))
-            row.paste(meshes, (img.width, 0))
-            rows.append(row)
-        if rows:
-            block = Image.new("RGB", (rows[0].width, 14 + sum(r.height for r in rows)), "white")
-            ImageDraw.Draw(block).text((4, 1), f"{NAMES[variant]}: seeds {seeds[0]}-{seeds[-1]}, images | meshes",
-                                       fill=(0, 0, 0))
-            y = 14
-            for r in rows:
-                block.paste(r, (0, y))
-                y += r.height
-            blocks.append(block)
-    if not blocks:
-        return False
-    fig = Image.new("RGB", (max(b.width for b in blocks), sum(b.height for b in blocks)), "white")
-    y = 0
-    for b in blocks:
-        fig.paste(b, (0, y))
-        y += b.height
-    save_png(fig, path)
-    return True
-
-
-def inversions_figure(exp: Path, path: Path, n_ids: int = 3) -> bool:
-    """Per test identity: input, held-out view and GT mesh (top), then each variant's inversion,
-    its render of the held-out view and its mesh (the benchmark's per-identity pictures)."""
-    results = exp / "results"
-    first = results / f"{VARIANTS[0]}.pictures"
-    ids = sorted(p.stem for p in first.glob("*.png"))[:n_ids] if first.exists() else []
-    blocks = []
-    for sid in ids:
-        pics = {v: results / f"{v}.pictures" / f"{sid}.png" for v in VARIANTS}
-        if not all(p.exists() for p in pics.values()):
-            continue
-        top = Image.open(pics[VARIANTS[0]]).convert("RGB")
-        w, h2 = top.width, top.height // 2
-        parts = [with_margin(top.crop((0, 0, w, h2)), f"identity {sid}")]
-        for v in VARIANTS:
-            parts.append(with_margin(Image.open(pics[v]).convert("RGB").crop((0, h2, w, 2 * h2)), NAMES[v]))
-        w = parts[0].width
-        block = Image.new("RGB", (w, h2 * len(parts)), "white")
-        for k, p in enumerate(parts):
-            block.paste(p, (0, k * h2))
-        blocks.append(block.resize((w * 3 // 4, block.height * 3 // 4), Image.LANCZOS))
-    if not blocks:
-        return False
-    fig = Image.new("RGB", (blocks[0].width, sum(b.height for b in blocks)), "white")
-    y = 0
-    for b in blocks:
-        fig.paste(b, (0, y))
-        y += b.height
-    save_png(fig, path)
-    return True
-
-
-def scalars(run_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """TensorBoard scalars of a run: tag → (kimg, values, wall-clock seconds)."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    acc = EventAccumulator(str(run_dir / "tb"), size_guidance={"scalars": 0})
-    acc.Reload()
+def test_results(res: Path, study: dict) -> dict[str, list[tuple[int, dict]]]:
     out = {}
-    for tag in acc.Tags().get("scalars", []):
-        ev = acc.Scalars(tag)
-        out[tag] = (np.array([e.step for e in ev]) / 1000.0, np.array([e.value for e in ev]),
-                    np.array([e.wall_time for e in ev]))
+    for v, r in runs_of(study).items():
+        rows = [(s, d) for s in study["config"]["seeds"] if (d := load(res / "test" / f"s{s}-{r}.json")) is not None]
+        if rows:
+            out[v] = rows
     return out
 
 
-def smooth(y: np.ndarray, k: int = 15) -> np.ndarray:
-    if len(y) < k:
-        return y
-    pad = np.pad(y, (k // 2, k - 1 - k // 2), mode="edge")
-    return np.convolve(pad, np.ones(k) / k, mode="valid")
+def per_seed_table(tests: dict[str, list[tuple[int, dict]]], refs: dict[str, dict]) -> list[str]:
+    head = "| row | seed | n | " + " | ".join(h for _, h, _ in MAIN) + " |"
+    lines = [head, "|---|---|---|" + "---|" * len(MAIN)]
+    for v, rows in tests.items():
+        for s, d in rows:
+            cells = [interval(*(lambda m: (m["mean"], m["ci95_low"], m["ci95_high"]))(
+                mean_ci95(list(per_id(d, k).values()))), dg) for k, _, dg in MAIN]
+            lines.append(f"| {NAMES[v]} | {s} | {d['n_ok']}/{d['n_samples']} | " + " | ".join(cells) + " |")
+        cells, spread = [], []
+        for k, _, dg in MAIN:
+            m, ids = seed_matrix([d for _, d in rows], k)
+            cells.append(interval(*two_way_bootstrap(m), dg) if m.size else "–")
+            spread.append(np.std(m.mean(axis=1), ddof=1) if len(rows) > 1 and m.size else None)
+        lines.append(f"| **{NAMES[v]}, pooled** | {len(rows)} seeds | {len(ids)} ids | " + " | ".join(cells) + " |")
+        lines.append(f"| {NAMES[v]}, seed spread (std of the seed means) | | | "
+                     + " | ".join(fmt(x, 2) for x in spread) + " |")
+    for name, d in refs.items():
+        cells = [interval(*(lambda m: (m["mean"], m["ci95_low"], m["ci95_high"]))(
+            mean_ci95(list(per_id(d, k).values()))), dg) for k, _, dg in MAIN]
+        lines.append(f"| *{name}* (reference) | – | {d['n_ok']}/{d['n_samples']} | " + " | ".join(cells) + " |")
+    return lines
 
 
-def curves_figure(exp: Path, path: Path) -> bool:
+def paired_rows(tests: dict, a: str, b: str, key: str) -> tuple[np.ndarray, int]:
+    """seeds × identities matrix of A − B (seeds both ran, identities all scored)."""
+    da, db = dict(tests[a]), dict(tests[b])
+    seeds = sorted(set(da) & set(db))
+    m_a, ids_a = seed_matrix([da[s] for s in seeds], key)
+    m_b, ids_b = seed_matrix([db[s] for s in seeds], key)
+    common = sorted(set(ids_a) & set(ids_b))
+    ia, ib = [ids_a.index(i) for i in common], [ids_b.index(i) for i in common]
+    return m_a[:, ia] - m_b[:, ib], len(seeds)
+
+
+def paired_table(tests: dict, refs: dict[str, dict]) -> list[str]:
+    """A − B over identities × seeds: mean, 95 % two-way bootstrap interval, A's wins."""
+    lines = ["| A − B | seeds × ids | " + " | ".join(h for _, h, _ in MAIN) + " |", "|---|---|" + "---|" * len(MAIN)]
+    pairs = [(a, b) for a, b in PAIRS if a in tests and b in tests]
+    for a, b in pairs:
+        cells = []
+        for key, _, dg in MAIN:
+            d, n_seeds = paired_rows(tests, a, b, key)
+            lower = int((d < 0).sum()) if key == "chamfer_l1" else int((d > 0).sum())
+            cells.append(f"{interval(*two_way_bootstrap(d), 3, sign=True)} (A better {lower}/{d.size})")
+        lines.append(f"| {NAMES[a]} − {NAMES[b]} | {n_seeds} × {d.shape[1]} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def template_gain(tests: dict, template: dict) -> tuple[list[str], list[str]]:
+    """Per variant: pooled Chamfer vs template-mean on the same identities (+ the verdict sentences)."""
+    t = per_id(template, "chamfer_l1")
+    lines = ["| variant | Chamfer (pooled) | template-mean, same ids | variant − template [95 % CI] | gain |",
+             "|---|---|---|---|---|"]
+    verdicts = []
+    for v, rows in tests.items():
+        m, ids = seed_matrix([d for _, d in rows], "chamfer_l1")
+        keep = [k for k, i in enumerate(ids) if i in t]
+        if not keep:
+            continue
+        tv = np.array([t[ids[k]] for k in keep])
+        diff = m[:, keep] - tv[None, :]
+        mean, lo, hi = two_way_bootstrap(diff)
+        chamfer, tmean = float(m[:, keep].mean()), float(tv.mean())
+        lines.append(f"| {NAMES[v]} | {chamfer:.4g} | {tmean:.4g} | {interval(mean, lo, hi, 3, sign=True)} | "
+                     f"{(tmean - chamfer) / tmean:+.0%} |")
+        if chamfer >= tmean:
+            verdicts.append(f"{NAMES[v]} (Chamfer {chamfer:.4g} vs template-mean {tmean:.4g}) {NO_IDENTITY}.")
+        else:
+            verdicts.append(f"{NAMES[v]} is below template-mean (Chamfer {chamfer:.4g} vs {tmean:.4g}; "
+                            f"difference {interval(mean, lo, hi, 3, sign=True)}).")
+    return lines, verdicts
+
+
+def screen_table(res: Path, study: dict) -> list[str]:
+    cols = [("chamfer_l1", "Chamfer ↓"), ("fscore@0.01", "F@1% ↑"), ("normal_consistency", "NC ↑")]
+    diag_cols = [("beta_switch", "β at N (G)"), ("beta_end", "β end (G)"), ("beta_ema_end", "β end (G_ema)"),
+                 ("beta_min_after", "min β after N"), ("grad_norm_median", "median |∇s| on mesh"),
+                 ("sdf_depth_end", "depth term"), ("depth_offset_median", "rendered − mesh depth")]
+    lines = ["| run | " + " | ".join(h for _, h in cols + diag_cols) + " |", "|---|" + "---|" * (len(cols) + len(diag_cols))]
+    rows = [(r, load(res / "val" / f"s0-{r}.json"), load(res / "diagnostics" / f"s0-{r}.json") or {})
+            for r in study["screened"]]
+    rows += [(f"*{n}* (reference)", load(res / "val" / "references" / f"{n}.json"), {}) for n in REFERENCES]
+    for name, d, diag in rows:
+        if d is None:
+            continue
+        cells = [fmt(d["summary"][k]["mean"], 4) for k, _ in cols]
+        cells += [fmt(diag.get(k), 3) if isinstance(diag.get(k), float) else "–" for k, _ in diag_cols]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def budget_points(res: Path, study: dict) -> dict[str, dict[float, dict]]:
+    """run → kimg → validation result (milestone snapshots + the final model)."""
+    kimg = study["config"]["kimg"]
+    out: dict[str, dict[float, dict]] = {}
+    for r in ("geogen", "nodepth", "eg3d"):
+        pts = {}
+        for f in (res / "val" / "budget").glob(f"s0-{r}-*kimg.json"):
+            pts[float(f.stem.rsplit("-", 1)[1].removesuffix("kimg"))] = load(f)
+        final = load(res / "val" / f"s0-{r}.json")
+        if final is not None:
+            pts[kimg] = final
+        if pts:
+            out[r] = dict(sorted(pts.items()))
+    return out
+
+
+def budget_section(res: Path, study: dict, pics: Path) -> list[str]:
+    pts = budget_points(res, study)
+    template = load(res / "val" / "references" / "template-mean.json")
+    if not pts:
+        return []
+    t = template["summary"]["chamfer_l1"]["mean"] if template else None
+    kimgs = sorted({k for p in pts.values() for k in p})
+    lines = ["| kimg | " + " | ".join(f"{r} Chamfer ↓" for r in pts) + " |", "|---|" + "---|" * len(pts)]
+    for k in kimgs:
+        lines.append(f"| {k:g} | " + " | ".join(fmt(p[k]["summary"]["chamfer_l1"]["mean"]) if k in p else "–"
+                                               for p in pts.values()) + " |")
+    # power-law trend through the points after N (log Chamfer linear in log kimg): where would it meet template-mean?
+    notes = []
+    for r, p in pts.items():
+        ks = [k for k in p if k > study["config"]["switch_kimg"] - 1e-9 or r == "eg3d"]
+        ys = [p[k]["summary"]["chamfer_l1"]["mean"] for k in ks]
+        if len(ks) >= 2 and t and all(y and y > 0 for y in ys):
+            slope, icpt = np.polyfit(np.log(ks), np.log(ys), 1)
+            if slope < 0:
+                need = math.exp((math.log(t) - icpt) / slope)
+                notes.append(f"{r}: Chamfer ∝ kimg^{slope:.2f} over {', '.join(f'{k:g}' for k in ks)} kimg; "
+                             f"it would meet template-mean ({t:.4g}) at ≈ {need:,.0f} kimg if the trend held")
+            else:
+                notes.append(f"{r}: no downward trend over {', '.join(f'{k:g}' for k in ks)} kimg (slope {slope:+.2f})")
+    if budget_plot(pts, t, pics / "budget-curve.png"):
+        lines += ["", "![budget curve](results/budget-curve.png)"]
+    return lines + ([""] + [f"- {n}." for n in notes] if notes else [])
+
+
+def budget_plot(pts: dict, template: float | None, path: Path) -> bool:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("G/gan", "G loss (non-saturating)"), ("D/loss", "D loss (logistic)"),
-              ("schedule/beta", "β of the Laplace density"), ("G/sdf_depth", "SDF depth loss (Eq. 7, unweighted)")]
-    runs = {v: exp / "runs" / v for v in VARIANTS if (exp / "runs" / v / "tb").exists()}
-    if not runs:
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for r, p in pts.items():
+        ks = list(p)
+        ax.plot(ks, [p[k]["summary"]["chamfer_l1"]["mean"] for k in ks], marker="o", label=r)
+    if template:
+        ax.axhline(template, color="k", ls="--", lw=1, label="template-mean")
+    ax.set_xlabel("kimg (training images shown)")
+    ax.set_ylabel("validation Chamfer (mean)")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+    return True
+
+
+def curves_plot(res: Path, study: dict, path: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("G/gan", "G loss"), ("D/loss", "D loss"), ("schedule/beta", "β: G (solid), G_ema (dashed)"),
+              ("G/sdf_depth", "SDF depth term (unweighted)")]
+    curves = {r: load(res / "curves" / f"s0-{r}.json") for r in study["screened"]}
+    curves = {r: c for r, c in curves.items() if c}
+    if not curves:
         return False
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    for variant, run_dir in runs.items():
-        data = scalars(run_dir)
+    for k, (r, c) in enumerate(curves.items()):
+        x = np.array(c["nimg"]) / 1000
         for ax, (tag, title) in zip(axes.flat, panels):
-            if tag in data:
-                x, y, _ = data[tag]
-                ax.plot(x, y if tag.startswith("schedule/") else smooth(y), label=NAMES[variant], lw=1.2)
+            y = np.array([np.nan if v is None else v for v in c[tag]], dtype=float)
+            if np.isfinite(y).any():
+                ax.plot(x, y, lw=1, label=r, color=f"C{k}")
+            if tag == "schedule/beta":
+                ye = np.array([np.nan if v is None else v for v in c["schedule/beta_ema"]], dtype=float)
+                if np.isfinite(ye).any():
+                    ax.plot(x, ye, lw=1, ls="--", color=f"C{k}")
             ax.set_title(title, fontsize=10)
             ax.set_xlabel("kimg")
     for ax in axes.flat:
@@ -349,106 +330,91 @@ def curves_figure(exp: Path, path: Path) -> bool:
 
 
 # ---------------------------------------------------------------- document
-def training_facts(exp: Path) -> list[str]:
-    lines = ["| variant | kimg | wall (min) | mean img/s | final β |", "|---|---|---|---|---|"]
-    for v in VARIANTS:
-        run_dir = exp / "runs" / v
-        if not (run_dir / "tb").exists():
-            continue
-        data = scalars(run_dir)
-        if "progress/kimg" not in data:
-            continue
-        _, kimg, times = data["progress/kimg"]
-        rate = data.get("progress/images_per_s", (None, np.array([np.nan]), None))[1]
-        beta = data.get("schedule/beta", (None, None, None))[1]
-        wall = (times.max() - times.min()) / 60  # first to last logged step (includes any pause)
-        lines.append(f"| {NAMES[v]} | {kimg.max():.1f} | {wall:.0f} | {np.nanmean(rate):.1f} | "
-                     f"{'–' if beta is None else f'{beta[-1]:.4f}'} |")
-    return lines
-
-
-def write_report(exp: Path, report: Path, preset: str) -> Path:
-    results = {v: r for v in VARIANTS if (r := load(exp / "results" / f"{v}.json")) is not None}
-    if not results:
-        raise SystemExit(f"no results in {exp / 'results'}; run python -m scripts.reproduce first")
+def write_report(res: Path, report: Path, preset: str, exp: Path | None = None) -> Path:
+    study = load(res / "study.json")
+    if study is None:
+        raise SystemExit(f"error: no study.json in {res}; run python -m scripts.reproduce first")
+    cfg, choice = study["config"], study["choice"]
+    tests = test_results(res, study)
+    if not tests:
+        raise SystemExit(f"error: no test results in {res / 'test'}")
+    refs = {n: d for n in REFERENCES if (d := load(res / "test" / "references" / f"{n}.json")) is not None}
     pics = report / "results"
     pics.mkdir(parents=True, exist_ok=True)
-    any_res = next(iter(results.values()))
-    details = any_res["method"]["details"]
+    any_res = tests[next(iter(tests))][0][1]
+    details, ds = any_res["method"]["details"], any_res["dataset"]
     pti = details.get("inversion", {})
-    train_cfg = (load(exp / "runs" / VARIANTS[0] / "config.json") or {}).get("train_config", {})
-    kimg = float(train_cfg.get("kimg", 0) or 0)
-    ds = any_res["dataset"]
+    rel = res.relative_to(report) if res.is_relative_to(report) else res
 
-    doc = [f"# Results: GeoGen vs GeoGen w/o depth loss vs EG3D ({preset} reproduction)", "",
-           f"Generated by `python -m scripts.reproduce{'' if preset == 'tiny' else ' --preset ' + preset}` "
-           "(then `python -m scripts.report`); every number and picture below comes from that run. "
-           "Re-running it with the same seeds gives the same numbers (see *Reproducibility*).", "",
-           "## Setup", "",
-           f"- Dataset: `{ds['name']}` ({ds['n_test']} test identities), manifest checksum "
-           f"`{ds['manifest_sha256'][:12]}`; built by `geogen-data build` with seed 0.",
-           f"- Training: preset `{train_cfg.get('preset', '?')}`, {kimg:g} kimg per variant, seed "
-           f"{train_cfg.get('seed', '?')}, batch {train_cfg.get('loss', {}).get('batch_size', '?')}, "
-           f"β fixed and λ = 0 until {train_cfg.get('loss', {}).get('beta_fixed_kimg', '?')} kimg "
-           f"(then β learnable, λ = {train_cfg.get('loss', {}).get('depth_loss_weight', '?')} for GeoGen).",
-           f"- Benchmark: `geogen-bench run`, protocol `{any_res['protocol']['key']}`, "
-           f"PTI {pti.get('steps_w', '?')} W-steps + {pti.get('steps_g', '?')} tuning steps, loss "
-           f"`{pti.get('loss', '?')}`, one input view per identity, meshes at "
-           f"{details.get('mesh_resolution', '?')}³ (SDF level 0; EG3D density level 10), scored against the "
-           "exact GT meshes. Errors are in units of the GT bounding-box diagonal.", ""]
-    doc += ["### Training runs", "", *training_facts(exp), ""]
-    doc += ["## Table 2 layout (lower is better)", "",
-            "Mean ± half-width of the 95 % Student-t interval over test identities; `n` = identities "
-            "scored / inverted (an identity whose inverted field has no surface is not scored, and the "
-            "row is then not comparable).", "", *metric_table(results, TABLE2), ""]
-    doc += ["### Extra geometry metrics", "", *metric_table(results, EXTRA, digits=3), ""]
-    doc += ["### Inversion fidelity (images, not geometry)", "", *metric_table(results, IMAGE, "info", digits=3), ""]
-    doc += ["### Paired differences (same identities)", "",
-            "A − B per identity, mean and 95 % CI; negative = A better for these metrics. "
-            "`A lower k/n`: identities where A's error is lower.", "", *paired_table(results), "",
-            f"Chamfer ordering in this run: {ordering(results)}. The paper's: GeoGen < GeoGen w/o depth "
-            "loss < EG3D.", ""]
-    doc += reference_section(exp, results)
-    doc += shapes_section(exp)
-    budget = budget_table(exp, results, kimg)
+    gain_lines, verdicts = template_gain(tests, refs["template-mean"]) if "template-mean" in refs else ([], [])
+    doc = [f"# Results: GeoGen vs GeoGen w/o depth loss vs EG3D ({preset} reproduction, "
+           f"{len(cfg['seeds'])} seeds)", "",
+           f"Generated by `make reproduce` (`python -m scripts.reproduce{'' if preset == 'tiny' else ' --preset ' + preset}`, "
+           f"then `python -m scripts.report --results {rel}`); every number below is computed from the result "
+           f"JSONs committed under [{rel}]({rel}) — nothing on this page is typed by hand.", "",
+           "## Outcome", ""]
+    doc += [f"- {v}" for v in verdicts] + [""]
+    doc += ["## Setup", "",
+            f"- Dataset: `{ds['name']}`: {ds['n_test']} test identities (scored once, at the end), validation "
+            "identities for every choice, the rest for training; built by `geogen-data build` with seed 0.",
+            f"- Training: preset `{cfg['train_preset']}`, {cfg['kimg']:g} kimg per run, seeds "
+            f"{', '.join(str(s) for s in cfg['seeds'])}; β frozen and λ = 0 until N = {cfg['switch_kimg']:g} kimg. "
+            "geogen-nodepth (and each screened geogen setting) is branched from geogen's snapshot at N, where "
+            "they have trained identically.",
+            f"- Chosen on the validation identities (seed 0): **{choice['setting']}** "
+            f"({choice['rule']}; validation Chamfer {', '.join(f'{k} {fmt(v)}' for k, v in choice['val_chamfer'].items())}).",
+            f"- Benchmark: `geogen-bench run`, protocol `{any_res['protocol']['key']}`, PTI preset "
+            f"`{cfg['pti_preset']}` ({pti.get('steps_w', '?')} W-steps + {pti.get('steps_g', '?')} tuning steps, loss "
+            f"`{pti.get('loss', '?')}`), one input view per identity, meshes at {details.get('mesh_resolution', '?')}³ "
+            "(SDF level 0; EG3D density level 10), scored against the exact GT meshes. Errors are in units of "
+            "the GT bounding-box diagonal.", ""]
+    doc += ["## Test split: every seed, pooled, and the reference rows", "",
+            "Mean [95 % interval]. Per seed: bootstrap over identities. Pooled: mean over seeds × identities, "
+            "interval from resampling identities and seeds independently (two-way bootstrap, "
+            f"{RESAMPLES} resamples, seed {SEED}). Seed spread: std of the per-seed means.", "",
+            *per_seed_table(tests, refs), ""]
+    if gain_lines:
+        doc += ["### Against template-mean (one mean training shape for every identity)", "",
+                "A method whose Chamfer is not below template-mean has recovered no identity-specific geometry.", "",
+                *gain_lines, ""]
+    doc += ["### Paired differences (same seeds, same identities)", "",
+            "A − B over seeds × identities with the two-way bootstrap interval; `A better k/n`: cells where A's "
+            "value is better (lower Chamfer, higher F and NC).", "", *paired_table(tests, refs), ""]
+    doc += ["## Validation screen (seed 0, validation identities)", "",
+            "Each row is a model benchmarked on the validation identities only; diagnostics from "
+            "`geogen/model/diagnostics.py` on 4 seeded latents (median |∇s| on the extracted surface; signed "
+            "offset of the rendered-depth surface behind the mesh) and from the run's stats (G's and G_ema's β).",
+            "", *screen_table(res, study), ""]
+    budget = budget_section(res, study, pics)
     if budget:
-        doc += ["### Training budget", "",
-                "The same benchmark on the milestone snapshots of the same runs (G_ema weights).", "", *budget, ""]
-    levels = load(exp / "levels.json")
-    if levels:
-        doc += ["### Mesh-extraction level (investigation, not the protocol)", "",
-                "The kept inversions re-meshed at other levels (`benchmarks/bench_levels.py`): offsets of the "
-                "SDF zero level set, EG3D density thresholds. The benchmark always uses 0 and 10.", "",
-                "| variant | level | meshed | Chamfer ↓ | F@1% ↑ |", "|---|---|---|---|---|"]
-        for variant in VARIANTS:
-            sweep = levels.get(variant)
-            for level, row in (sweep or {}).get("levels", {}).items():
-                doc.append(f"| {NAMES[variant]} | {float(level):g} | {len(row['chamfer_l1'])}/{sweep['n']} | "
-                           f"{cell(row['chamfer_l1'])} | {cell(row['fscore@0.01'], 3)} |")
-        doc.append("")
+        doc += ["## Budget curve (seed 0, validation identities)", "",
+                "The same validation benchmark on the milestone snapshots (G_ema weights).", "", *budget, ""]
+    if exp is not None:
+        from .figures import inversions_figure, samples_figure
+        samples_figure(exp, pics / "samples.png", NAMES)
+        inversions_figure(exp, study, pics / "inversions.png", NAMES)
+        if (exp / "leaderboard.png").exists():
+            shutil.copyfile(exp / "leaderboard.png", pics / "leaderboard.png")
     doc += ["## Pictures", ""]
-    if samples_figure(exp, pics / "samples.png"):
-        doc += ["Random samples (seeds 0–3, four azimuths) and their meshes:", "", "![samples](results/samples.png)", ""]
-    if inversions_figure(exp, pics / "inversions.png"):
-        doc += ["Inversions of held-out test identities (top: input, held-out view, GT mesh; then per "
-                "variant: inversion, its render of the held-out view, extracted mesh):", "",
+    if (pics / "samples.png").exists():
+        doc += ["Random samples of the seed-0 models (seeds 0–3, four azimuths) and their meshes:", "",
+                "![samples](results/samples.png)", ""]
+    if (pics / "inversions.png").exists():
+        doc += ["Inversions of held-out test identities (seed-0 models; top: input, held-out view, GT mesh; then "
+                "per variant: inversion, its render of the held-out view, extracted mesh):", "",
                 "![inversions](results/inversions.png)", ""]
-    if curves_figure(exp, pics / "training-curves.png"):
-        doc += ["Training curves (moving average over 15 logged steps):", "",
-                "![training curves](results/training-curves.png)", ""]
-    if (exp / "leaderboard.png").exists():
-        shutil.copyfile(exp / "leaderboard.png", pics / "leaderboard.png")
-        doc += ["Leaderboard plot (`geogen-bench leaderboard`):", "", "![leaderboard](results/leaderboard.png)", ""]
+    if curves_plot(res, study, pics / "training-curves.png"):
+        doc += ["Training curves of the seed-0 runs:", "", "![training curves](results/training-curves.png)", ""]
+    if (pics / "leaderboard.png").exists():
+        doc += ["Leaderboard plot (`geogen-bench leaderboard`, every seed as its own row):", "",
+                "![leaderboard](results/leaderboard.png)", ""]
     doc += ["## Reproducibility", "",
             "Every random choice takes an explicit seed: the dataset (seed 0), training (`--seed`), PTI "
-            f"(seed {pti.get('seed', 0)}: mean-w samples and w noise), the input/held-out view choice and the "
-            "metric point sampling (protocol seed). Training and inversion run on the CPU with one torch "
-            "thread per job, which is deterministic: a resumed training run is bit-identical to an "
-            "uninterrupted one (tests/test_train_loop.py), so the side-by-side jobs, the milestone snapshots "
-            "and a re-run give the same weights and the same numbers on the same software. A different "
-            "torch/BLAS build or a GPU changes floating-point summation order, and GAN training amplifies "
-            "such differences: expect other numbers (not another ordering, unless the differences above "
-            "are within their confidence intervals).", ""]
+            f"(seed {pti.get('seed', 0)}), the input/held-out view choice and the metric point sampling (protocol "
+            "seed). Training and inversion run on the CPU with one torch thread per job, which is deterministic: a "
+            "resumed or branched run is bit-identical to an uninterrupted one (tests/test_train_loop.py). Another "
+            "torch/BLAS build or a GPU changes the floating-point summation order, and GAN training amplifies "
+            "that: expect other numbers within the seed spread above.", ""]
     discussion = report / "results-discussion.md"
     if discussion.exists():
         doc += [discussion.read_text().strip(), ""]
@@ -459,11 +425,17 @@ def write_report(exp: Path, report: Path, preset: str) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--experiment", default="out/reproduce", help="folder written by scripts.reproduce")
+    ap.add_argument("--results", default="docs/results/study", help="folder of the study's result JSONs")
+    ap.add_argument("--experiment", default=None, help="a finished scripts.reproduce folder: collect its results "
+                    "into --results first (and draw the pictures that need its meshes)")
     ap.add_argument("--report", default="docs", help="where results.md and results/*.png go")
     ap.add_argument("--preset", default="tiny", help="experiment preset name (for the title)")
     args = ap.parse_args()
-    print(write_report(Path(args.experiment), Path(args.report), args.preset))
+    res = Path(args.results)
+    exp = Path(args.experiment) if args.experiment else None
+    if exp is not None:
+        collect(exp, res)
+    print(write_report(res, Path(args.report), args.preset, exp))
 
 
 if __name__ == "__main__":

@@ -1,177 +1,325 @@
-"""Reproduce the paper's comparison (GeoGen vs GeoGen w/o depth loss vs EG3D) at a fixed budget.
+"""Reproduce the paper's comparison (GeoGen vs GeoGen w/o depth loss vs EG3D): a validation screen
+that chooses GeoGen's post-switch setting, then every variant with ≥ 3 training seeds on the test split.
 
-    python -m scripts.reproduce                       # tiny: the numbers of docs/results.md (~2 h on 2 cores)
-    python -m scripts.reproduce --preset small        # longer CPU experiment (days; see docs/results.md)
+    python -m scripts.reproduce                       # tiny: the numbers of docs/results.md (~3 h on 2 cores)
+    python -m scripts.reproduce --data D              # use an existing build (with a validation split)
+    python -m scripts.reproduce --preset small        # longer CPU experiment (days)
     python -m scripts.reproduce --preset paper --gpus 8   # the paper's scale, torchrun on GPUs
 
-dataset (+ pseudo-GT) → validate → train the three variants with the same seed (side by side
-on CPU, one after another on GPUs) → sample pictures → geogen-bench run on every test identity
-for the final models and the milestone snapshots (budget curve) → reference rows (geogen-bench
-baselines) and shape-distribution metrics (geogen-bench shapes) → mesh-level sensitivity (benchmarks/bench_levels.py) → leaderboard → docs/results.md.
-Every step resumes: re-running the command skips what is already done. Same seeds → same numbers
-(CPU, one thread per job; see docs/results.md for what is nondeterministic).
+Steps (each resumes; re-running the command skips what is done):
+
+1. dataset with train / val / test identities (`geogen-data build`), validated;
+2. trunks: geogen of every seed to the switch point N (β frozen, λ = 0), seed 0's on to the
+   budget; eg3d of every seed to the budget;
+3. screen (seed 0, validation identities only): geogen-nodepth and every ``SCREEN`` setting are
+   branched from geogen's snapshot at N (they train identically before it: a third of the
+   compute saved), benchmarked on the validation split with the milestone snapshots (budget
+   curve); the geogen setting with the lowest validation Chamfer is chosen (``choice.json``);
+4. the other seeds: the chosen geogen setting and geogen-nodepth from their trunk's snapshot at N;
+5. the test split, once: every seed × variant, and the reference rows (`geogen-bench baselines`);
+6. diagnostics (G / G_ema β, median |∇s| on the mesh, the rendered-vs-mesh depth offset), samples,
+   leaderboard, and docs/results.md (`scripts.report`) from the result JSONs copied under
+   docs/results/study/.
+
+Layout of ``--out``: ``data/``, ``runs/s<seed>/<run>/``, ``results/{val,test}/s<seed>-<run>.json``,
+``results/val/budget/``, ``results/{val,test}/references/``, ``diagnostics/``, ``samples/``, ``logs/``.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .pipeline import VARIANTS, command, latest_kimg, run, run_parallel
+from geogen.common.atomic import atomic_write_json
+
+from .pipeline import latest_kimg, run, run_parallel
+
+# post-switch settings of geogen, screened on seed 0 against the base setting ("geogen"): each
+# acts only from N on, so it is branched from geogen's snapshot at N. name → (run folder, --set options)
+SCREEN: dict[str, tuple[str, list[str]]] = {
+    "base": ("geogen", []),
+    "depth_grad=surface": ("surface", ["model.depth_loss_grad=surface"]),
+}
+# run folder → variant trained in it
+RUN_VARIANT = {"geogen": "geogen", "nodepth": "geogen-nodepth", "eg3d": "eg3d", "surface": "geogen"}
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """One experiment's fixed budget: data, training length, inversion settings, parallelism."""
+    """One experiment's fixed budget: data, training length, seeds, inversion settings, parallelism."""
 
     dataset_preset: str
     identities: int | None      # overrides the dataset preset's count (None = preset)
     train_preset: str
-    kimg: float                 # training length per variant
-    milestone_kimg: float       # also benchmark the snapshots at multiples of this (0 = final only)
-    switch_kimg: float | None   # β/λ switch point N (None = the training preset's)
+    kimg: float                 # training length per run (every variant, every seed)
+    switch_kimg: float          # N: β learnable and λ > 0 from here; nodepth and screen settings branch here
+    milestone_kimg: float       # budget curve: seed 0's snapshots at multiples of this, on the validation split
     pti_preset: str             # geogen-bench run --preset
-    jobs: int                   # variants trained / benchmarked side by side (CPU)
-    gpus: int = 0               # > 0: torchrun --nproc_per_node gpus, one variant at a time
-    seed: int = 0               # training seed (the dataset seed is 0 in every preset)
+    jobs: int                   # runs trained / benchmarked side by side (CPU)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    screen: tuple[str, ...] = tuple(SCREEN)
+    gpus: int = 0               # > 0: torchrun --nproc_per_node gpus, one run at a time
+
+    def __post_init__(self):
+        # the branches start from the snapshot at N: the training presets snapshot every 1 / 50 / 200
+        # kimg (tiny / small / paper), so N must be a multiple of that
+        if not 0 < self.switch_kimg < self.kimg:
+            raise SystemExit(f"error: the switch point N = {self.switch_kimg:g} must lie inside the budget {self.kimg:g}")
 
 
 EXPERIMENTS = {
-    # 54 identities × 10 views at 128² (46 train / 8 test), 30 kimg per variant (β/λ switch at the
-    # tiny preset's 8 kimg): 3 × ≈45 min of one core; PTI 200 + 100 steps on all 8 test identities.
-    "tiny": ExperimentConfig("tiny", 54, "tiny", kimg=30.0, milestone_kimg=15.0, switch_kimg=None,
-                             pti_preset="small", jobs=3),
-    # 300 identities at 256² (30 test), the small model for 100 kimg with the switch at 50 kimg.
-    "small": ExperimentConfig("small", None, "small", kimg=100.0, milestone_kimg=25.0, switch_kimg=50.0,
+    # 54 identities × 10 views at 128² (38 train / 8 val / 8 test), 15 kimg per run (the tiny
+    # preset's schedule: switch at 8 kimg), 3 seeds; PTI `tiny` (40 + 20 steps) on every identity.
+    "tiny": ExperimentConfig("tiny", 54, "tiny", kimg=15.0, switch_kimg=8.0, milestone_kimg=4.0,
+                             pti_preset="tiny", jobs=2),
+    "small": ExperimentConfig("small", None, "small", kimg=100.0, switch_kimg=50.0, milestone_kimg=50.0,
                               pti_preset="small", jobs=2),
-    # 19,800 identities at 512² (198 test), the paper model for EG3D's 25,000 kimg on GPUs.
-    "paper": ExperimentConfig("paper", None, "paper", kimg=25000.0, milestone_kimg=5000.0, switch_kimg=None,
-                              pti_preset="paper", jobs=1, gpus=8),
+    "paper": ExperimentConfig("paper", None, "paper", kimg=25000.0, switch_kimg=1000.0, milestone_kimg=5000.0,
+                              pti_preset="paper", jobs=1, gpus=8, screen=("base",)),
 }
 
 
-def train_steps(cfg: ExperimentConfig, data: Path, runs: Path, threads: int) -> list[tuple[str, list[str], Path]]:
-    steps = []
-    for variant in VARIANTS:
-        out = runs / variant
-        if latest_kimg(out) >= cfg.kimg and (out / "geogen.pkl").exists():
-            print(f"== train {variant}: already at {latest_kimg(out):g} kimg", flush=True)
-            continue
-        args = ["--data", str(data), "--variant", variant, "--preset", cfg.train_preset, "--kimg", f"{cfg.kimg:g}",
-                "--out", str(out), "--threads", str(threads), "--no-progress",
-                "--set", f"milestone_kimg={cfg.milestone_kimg:g}"]
-        if cfg.switch_kimg is not None:
-            args += ["--set", f"loss.beta_fixed_kimg={cfg.switch_kimg:g}",
-                     "--set", f"loss.depth_loss_start_kimg={cfg.switch_kimg:g}"]
-        args += ["--resume", "auto"] if (out / "latest").exists() else ["--seed", str(cfg.seed)]
-        if cfg.gpus > 0:
-            argv = ["torchrun", "--standalone", "--nproc_per_node", str(cfg.gpus), "-m", "geogen.cli.train", *args]
+class Study:
+    """Paths and step builders of one experiment folder."""
+
+    def __init__(self, cfg: ExperimentConfig, out: Path, data: Path, threads: int):
+        self.cfg, self.out, self.data, self.threads = cfg, out, data, threads
+        self.device = "cuda" if cfg.gpus > 0 else "cpu"
+
+    def run_dir(self, seed: int, name: str) -> Path:
+        return self.out / "runs" / f"s{seed}" / name
+
+    def result(self, split: str, seed: int, name: str) -> Path:
+        return self.out / "results" / split / f"s{seed}-{name}.json"
+
+    def snapshot_at_switch(self, seed: int) -> Path:
+        return self.run_dir(seed, "geogen") / f"snapshot-{self.cfg.switch_kimg:09.3f}.pt"
+
+    def trained(self, seed: int, name: str, kimg: float) -> bool:
+        d = self.run_dir(seed, name)
+        return latest_kimg(d) >= kimg - 1e-9 and (d / "geogen.pkl").is_file()
+
+    # ------------------------------------------------------------------ steps
+    def train(self, seed: int, name: str, kimg: float, sets: list[str] = (), branch: bool = False):
+        """One training step, or None when the run is already at ``kimg``."""
+        if self.trained(seed, name, kimg):
+            return None
+        cfg, out = self.cfg, self.run_dir(seed, name)
+        args = ["--data", str(self.data), "--variant", RUN_VARIANT[name], "--preset", cfg.train_preset,
+                "--kimg", f"{kimg:g}", "--out", str(out), "--threads", str(self.threads), "--no-progress",
+                "--set", "keep_snapshots=2", "--set", f"milestone_kimg={cfg.milestone_kimg:g}",
+                "--set", f"loss.beta_fixed_kimg={cfg.switch_kimg:g}",
+                "--set", f"loss.depth_loss_start_kimg={cfg.switch_kimg:g}"]
+        if (out / "latest").exists():
+            args += ["--resume", "auto"]
+        elif branch:
+            args += ["--branch-from", str(self.snapshot_at_switch(seed))]
         else:
-            argv = ["geogen-train", *args]
-        steps.append((f"train {variant}", argv, runs / f"{variant}.log"))
-    return steps
+            args += ["--seed", str(seed)]
+        for s in sets:
+            args += ["--set", s]
+        argv = (["torchrun", "--standalone", "--nproc_per_node", str(cfg.gpus), "-m", "geogen.cli.train", *args]
+                if cfg.gpus > 0 else ["geogen-train", *args])
+        return (f"train s{seed}/{name} to {kimg:g} kimg", argv, self.out / "logs" / f"train-s{seed}-{name}.log")
+
+    def bench(self, model: Path, split: str, out: Path, method: str, pictures: bool = False):
+        if out.is_file():
+            return None
+        argv = ["geogen-bench", "run", "--model", str(model), "--data", str(self.data), "--split", split,
+                "--preset", self.cfg.pti_preset, "--method", method, "--out", str(out),
+                "--threads", str(self.threads), "--device", self.device, "--no-progress",
+                *(["--save-inversions"] if pictures else ["--no-pictures"])]
+        return (f"benchmark {method}", argv, self.out / "logs" / f"bench-{out.parent.name}-{out.stem}.log")
+
+    def references(self, split: str):
+        refs = self.out / "results" / split / "references"
+        if (refs / "template-mean.json").is_file():
+            return None
+        only = ["--only", "template-mean,copy-other"] if self.cfg.gpus > 0 else []
+        return (f"reference rows ({split})", ["geogen-bench", "baselines", "--data", str(self.data), "--split", split,
+                                              "--out", str(refs), "--no-progress", *only],
+                self.out / "logs" / f"references-{split}.log")
+
+    def milestones(self, seed: int, name: str) -> dict[float, Path]:
+        """kimg → kept snapshot of the budget curve, below the final length (a branch's own
+        snapshots start after N: the one at N is its trunk's)."""
+        out, k = {}, self.cfg.milestone_kimg
+        while 0 < k < self.cfg.kimg - 1e-9:
+            snap = self.run_dir(seed, name) / f"snapshot-{k:09.3f}.pt"
+            if snap.is_file() and (name in ("geogen", "eg3d") or k > self.cfg.switch_kimg):
+                out[k] = snap
+            k += self.cfg.milestone_kimg
+        return out
+
+    # ------------------------------------------------------------------ choice
+    def choose(self) -> dict:
+        """The screened geogen setting with the lowest mean validation Chamfer (seed 0)."""
+        path = self.out / "choice.json"
+        if path.is_file():
+            return json.loads(path.read_text())
+        scores = {}
+        for name in self.cfg.screen:
+            folder = SCREEN[name][0]
+            res = json.loads(self.result("val", 0, folder).read_text())
+            scores[name] = res["summary"]["chamfer_l1"]["mean"]
+        best = min(scores, key=lambda n: (scores[n] is None, scores[n] if scores[n] is not None else 0.0))
+        choice = {"setting": best, "run": SCREEN[best][0], "sets": SCREEN[best][1], "val_chamfer": scores,
+                  "rule": "lowest mean Chamfer on the validation identities, seed 0"}
+        atomic_write_json(path, choice)
+        return choice
 
 
-def milestone_models(cfg: ExperimentConfig, runs: Path, variant: str) -> dict[float, Path]:
-    """kimg → model file: the milestone snapshots below the final length, and the final geogen.pkl."""
-    models = {}
-    if cfg.milestone_kimg > 0:
-        k = cfg.milestone_kimg
-        while k < cfg.kimg - 1e-9:
-            snap = runs / variant / f"snapshot-{k:09.3f}.pt"
-            if snap.exists():
-                models[k] = snap
-            else:
-                print(f"   note: milestone {snap} is missing (pruned before milestone_kimg was set?)", flush=True)
-            k += cfg.milestone_kimg
-    models[cfg.kimg] = runs / variant / "geogen.pkl"
-    return models
+def beta_history(run_dir: Path, switch: float) -> dict:
+    """G's and G_ema's β at the switch and at the end, and their range after the switch (stats.jsonl)."""
+    path = run_dir / "stats.jsonl"
+    if not path.is_file():
+        return {}
+    rows = {}
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        rows[r["nimg"]] = r                              # a resumed run may repeat steps: keep the last
+    rows = [rows[k] for k in sorted(rows) if "schedule/beta" in rows[k]]
+    if not rows:
+        return {}
+    after = [r for r in rows if r["nimg"] / 1000 >= switch] or rows[-1:]
+    at_switch = after[0]
+    return {"beta_switch": at_switch["schedule/beta"], "beta_end": rows[-1]["schedule/beta"],
+            "beta_ema_end": rows[-1].get("schedule/beta_ema"),
+            "beta_min_after": min(r["schedule/beta"] for r in after),
+            "beta_max_after": max(r["schedule/beta"] for r in after),
+            "sdf_depth_end": rows[-1].get("G/sdf_depth"), "eikonal_end": rows[-1].get("G/eikonal")}
 
 
-def bench_steps(cfg: ExperimentConfig, out_dir: Path, threads: int, device: str) -> list[tuple[str, list[str], Path]]:
-    """Final models → <out>/results/<variant>.json (the leaderboard); milestones → <out>/budget/."""
-    data, runs, results = out_dir / "data", out_dir / "runs", out_dir / "results"
-    steps = []
-    for variant in VARIANTS:
-        for kimg, model in milestone_models(cfg, runs, variant).items():
-            final = kimg == cfg.kimg
-            out = results / f"{variant}.json" if final else out_dir / "budget" / f"{variant}-{kimg:g}kimg.json"
-            if out.exists():
-                continue
-            name = f"{variant} ({kimg:g} kimg)"
-            steps.append((f"benchmark {name}",
-                          ["geogen-bench", "run", "--model", str(model), "--data", str(data),
-                           "--preset", cfg.pti_preset, "--method", name, "--out", str(out),
-                           "--threads", str(threads), "--device", device, "--no-progress",
-                           *(["--save-inversions"] if final else [])],
-                          out_dir / "logs" / f"bench-{variant}-{kimg:g}kimg.log"))
-    return steps
+def surface_diagnostics_of(model: Path) -> dict:
+    import numpy as np
+    import torch
+
+    from geogen.model.diagnostics import surface_diagnostics
+    from geogen.training.checkpoint import load_model_file
+    from geogen.training.visualize import front_label, orbit_labels
+
+    G, cfg, meta = load_model_file(model)
+    if not G.field.is_sdf:
+        return {}
+    labels = orbit_labels(4, meta.get("camera"))
+    gen = torch.Generator().manual_seed(0)
+    per = []
+    for _ in range(4):
+        ws = G.mapping(torch.randn(1, cfg.z_dim, generator=gen), front_label(meta.get("camera")))
+        per.append(surface_diagnostics(G, ws, labels))
+    keys = [k for k in per[0] if isinstance(per[0][k], float)]
+    return {k: float(np.median([p[k] for p in per if p.get(k) is not None])) for k in keys}
+
+
+def diagnostics(st: "Study", seed: int, name: str) -> None:
+    """G / G_ema β over the run and the surface diagnostics of its final model (cached JSON)."""
+    path = st.out / "diagnostics" / f"s{seed}-{name}.json"
+    if not path.is_file():
+        d = st.run_dir(seed, name)
+        atomic_write_json(path, {**beta_history(d, st.cfg.switch_kimg), **surface_diagnostics_of(d / "geogen.pkl")})
+
+
+def steps(*items) -> list:
+    return [s for s in items if s is not None]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="tiny", choices=sorted(EXPERIMENTS), help="experiment budget (default tiny)")
     ap.add_argument("--out", default=None, help="experiment folder (default out/reproduce, out/reproduce-<preset> for the others)")
+    ap.add_argument("--data", default=None, help="an existing dataset with a validation split (default: build <out>/data)")
     ap.add_argument("--report", default=None, help="where results.md and its pictures go "
                     "(default: docs/ for the tiny preset, <out>/report otherwise)")
     ap.add_argument("--jobs", type=int, default=None, help="jobs side by side (default: the preset's)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per job (default 1)")
     ap.add_argument("--gpus", type=int, default=None, help="GPUs for torchrun (default: the preset's; 0 = CPU)")
-    ap.add_argument("--kimg", type=float, default=None, help="training length per variant (default: the preset's)")
+    ap.add_argument("--kimg", type=float, default=None, help="training length per run (default: the preset's)")
+    ap.add_argument("--seeds", default=None, help="comma-separated training seeds (default 0,1,2)")
     ap.add_argument("--fresh", action="store_true", help="delete --out first instead of resuming")
     args = ap.parse_args()
 
     cfg = EXPERIMENTS[args.preset]
     changes = {k: v for k, v in (("jobs", args.jobs), ("gpus", args.gpus), ("kimg", args.kimg)) if v is not None}
+    if args.seeds:
+        changes["seeds"] = tuple(int(s) for s in args.seeds.split(","))
     cfg = dataclasses.replace(cfg, **changes)
+    if cfg.seeds[0] != 0:
+        raise SystemExit("error: --seeds must start with 0 (the seed of the validation screen)")
     out = Path(args.out or ("out/reproduce" if args.preset == "tiny" else f"out/reproduce-{args.preset}"))
     report = Path(args.report or ("docs" if args.preset == "tiny" else out / "report"))
     if args.fresh and out.exists():
         shutil.rmtree(out)
-    data, runs, results = out / "data", out / "runs", out / "results"
-    device = "cuda" if cfg.gpus > 0 else "cpu"
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     t0 = time.time()
-
-    build = ["geogen-data", "build", "--preset", cfg.dataset_preset, "--out", str(data), "--seed", "0"]
-    if cfg.identities is not None:
-        build += ["--identities", str(cfg.identities)]
-    run("dataset", *build)
+    data = Path(args.data) if args.data else out / "data"
+    if not args.data:
+        build = ["geogen-data", "build", "--preset", cfg.dataset_preset, "--out", str(data), "--seed", "0"]
+        run("dataset", *(build + (["--identities", str(cfg.identities)] if cfg.identities else [])))
     run("validate", "geogen-data", "validate", str(data))
-
-    def training_status() -> str:
-        return "  ".join(f"{v} {latest_kimg(runs / v):g}/{cfg.kimg:g} kimg" for v in VARIANTS)
-
+    st = Study(cfg, out, data, args.threads)
     jobs = 1 if cfg.gpus > 0 else cfg.jobs
-    train_walls = run_parallel(train_steps(cfg, data, runs, args.threads), jobs, poll_s=120, status=training_status)
-    for variant in VARIANTS:
-        gen = out / "samples" / variant
+    others = cfg.seeds[1:]
+
+    # 2. trunks: geogen of every seed to N (its snapshot there is where the branches start), eg3d of seed 0
+    trunks = [st.train(s, "geogen", cfg.switch_kimg) for s in cfg.seeds]
+    run_parallel(steps(*trunks, st.train(0, "eg3d", cfg.kimg)), jobs)
+    # 3. screen on seed 0, validation split only
+    # (branches first: they copy the snapshot at N before the trunk's continuation could prune it)
+    branches = [st.train(0, "nodepth", cfg.kimg, branch=True)]
+    branches += [st.train(0, SCREEN[n][0], cfg.kimg, SCREEN[n][1], branch=True) for n in cfg.screen if n != "base"]
+    branches += [st.train(0, "geogen", cfg.kimg)]
+    run_parallel(steps(*branches), jobs)
+    screened = [SCREEN[n][0] for n in cfg.screen] + ["nodepth", "eg3d"]
+    val = [st.bench(st.run_dir(0, r) / "geogen.pkl", "val", st.result("val", 0, r), f"{r} (seed 0, val)")
+           for r in screened]
+    val += [st.references("val")]
+    for r in ("geogen", "nodepth", "eg3d"):
+        val += [st.bench(snap, "val", out / "results" / "val" / "budget" / f"s0-{r}-{k:g}kimg.json",
+                         f"{r} (seed 0, {k:g} kimg, val)") for k, snap in st.milestones(0, r).items()]
+    run_parallel(steps(*val), jobs)
+    choice = st.choose()
+    print(f"== chosen on validation: {choice['setting']} (val Chamfer {choice['val_chamfer']})", flush=True)
+    # 4. the other seeds with the chosen setting
+    chosen = choice["run"]
+    rest = [st.train(s, "eg3d", cfg.kimg) for s in others]
+    for s in others:
+        rest += [st.train(s, "nodepth", cfg.kimg, branch=True),
+                 st.train(s, chosen, cfg.kimg, choice["sets"], branch=chosen != "geogen")]
+    run_parallel(steps(*rest), jobs)
+    # 5. the test split, scored once
+    names = {chosen: "geogen", "nodepth": "geogen-nodepth", "eg3d": "eg3d"}
+    test = [st.bench(st.run_dir(s, r) / "geogen.pkl", "test", st.result("test", s, r), f"{v} (seed {s})",
+                     pictures=s == 0) for s in cfg.seeds for r, v in names.items()]
+    run_parallel(steps(*test, st.references("test")), jobs)
+    # 6. diagnostics, samples of seed 0, leaderboard, report
+    for s in cfg.seeds:
+        for r in (screened if s == 0 else names):
+            diagnostics(st, s, r)
+    for r, v in names.items():
+        gen = out / "samples" / v
         if not (gen / "seed0003.png").exists():
-            run(f"samples {variant}", "geogen-gen", "--model", str(runs / variant / "geogen.pkl"), "--seeds", "0-3",
+            run(f"samples {v}", "geogen-gen", "--model", str(st.run_dir(0, r) / "geogen.pkl"), "--seeds", "0-3",
                 "--views", "4", "--out", str(gen), "--gif-frames", "24")
-    run_parallel(bench_steps(cfg, out, args.threads, device), cfg.jobs)
-    # reference rows: the same protocol on meshes that ignore the image (docs/benchmark.md)
-    # (the oracle scores every test identity against the training split: skipped at the paper's scale)
-    run("reference rows", "geogen-bench", "baselines", "--data", str(data), "--out", str(results),
-        *(["--only", "template-mean,copy-other"] if args.preset == "paper" else []))
-    for variant in VARIANTS:
-        run(f"shape distribution {variant}", "geogen-bench", "shapes", "--model", str(runs / variant / "geogen.pkl"),
-            "--data", str(data), "--method", f"{variant} ({cfg.kimg:g} kimg)", "--threads", str(args.threads),
-            "--device", device, "--out", str(results / f"{variant}.shapes.json"), required=False)
-    if not (out / "levels.json").exists():
-        run("mesh-level sensitivity", "python", "benchmarks/bench_levels.py", str(results), "--json",
-            str(out / "levels.json"))
-    run("leaderboard", "geogen-bench", "leaderboard", "--results", str(results),
+    atomic_write_json(out / "study.json", {"config": dataclasses.asdict(cfg), "data": str(data), "runs": names,
+                                           "choice": choice, "screened": screened})
+    board = out / "leaderboard"
+    board.mkdir(parents=True, exist_ok=True)
+    for s in cfg.seeds:
+        for r in names:
+            shutil.copyfile(st.result("test", s, r), board / f"s{s}-{r}.json")
+    for ref in (out / "results" / "test" / "references").glob("*.json"):
+        shutil.copyfile(ref, board / ref.name)
+    run("leaderboard", "geogen-bench", "leaderboard", "--results", str(board),
         "--csv", str(out / "leaderboard.csv"), "--md", str(out / "leaderboard.md"), "--png", str(out / "leaderboard.png"))
     run("report", "python", "-m", "scripts.report", "--experiment", str(out), "--report", str(report),
         "--preset", args.preset)
-    print(f"\nreproduction ({args.preset}) finished in {(time.time() - t0) / 60:.1f} min "
-          f"(training walls: {', '.join(f'{k} {v / 60:.0f} min' for k, v in train_walls.items()) or 'resumed'}); "
+    print(f"\nreproduction ({args.preset}) finished in {(time.time() - t0) / 60:.1f} min; "
           f"see {report / 'results.md'} and {out / 'leaderboard.md'}")
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 from geogen.common.atomic import atomic_write_json, atomic_write_text
 
 from .pipeline import run_parallel
+from .reproduce import beta_history as _beta_history
+from .reproduce import surface_diagnostics_of as _diagnostics
 
 # setting name → `geogen-train --set` overrides of the SDF runs (the eg3d rows take only "eg3d:" ones)
 SETTINGS: dict[str, list[str]] = {
@@ -35,7 +37,6 @@ SETTINGS: dict[str, list[str]] = {
     "samples=24+24": ["model.samples_coarse=24", "model.samples_fine=24"],
 }
 EG3D_SETTINGS: dict[str, list[str]] = {"eg3d": [], "eg3d density_reg=0": ["loss.density_reg_weight=0"]}
-DIAGNOSTIC_LATENTS = 4
 METRIC_KEYS = ("chamfer_l1", "fscore@0.01", "normal_consistency")
 
 
@@ -63,48 +64,6 @@ def _bench(model: Path, data: Path, out_json: Path, args) -> tuple[str, list[str
     argv = ["geogen-bench", "run", "--model", str(model), "--data", str(data), "--split", "val",
             "--preset", args.pti, "--out", str(out_json), "--threads", "1", "--no-progress", "--no-pictures"]
     return (f"bench {out_json.parent.name}", argv, out_json.with_suffix(".log"))
-
-
-def _beta_history(run_dir: Path, switch: float) -> dict:
-    """G's and G_ema's β at the switch and at the end, and their range after the switch (stats.jsonl)."""
-    path = run_dir / "stats.jsonl"
-    if not path.is_file():
-        return {}
-    rows = {}
-    for line in path.read_text().splitlines():
-        r = json.loads(line)
-        rows[r["nimg"]] = r                              # a resumed run may repeat steps: keep the last
-    rows = [rows[k] for k in sorted(rows) if "schedule/beta" in rows[k]]
-    if not rows:
-        return {}
-    after = [r for r in rows if r["nimg"] / 1000 >= switch] or rows[-1:]
-    at_switch = after[0]
-    return {"beta_switch": at_switch["schedule/beta"], "beta_end": rows[-1]["schedule/beta"],
-            "beta_ema_end": rows[-1].get("schedule/beta_ema"),
-            "beta_min_after": min(r["schedule/beta"] for r in after),
-            "beta_max_after": max(r["schedule/beta"] for r in after),
-            "sdf_depth_end": rows[-1].get("G/sdf_depth"), "eikonal_end": rows[-1].get("G/eikonal")}
-
-
-def _diagnostics(model: Path) -> dict:
-    import numpy as np
-    import torch
-
-    from geogen.model.diagnostics import surface_diagnostics
-    from geogen.training.checkpoint import load_model_file
-    from geogen.training.visualize import front_label, orbit_labels
-
-    G, cfg, meta = load_model_file(model)
-    if not G.field.is_sdf:
-        return {}
-    labels = orbit_labels(4, meta.get("camera"))
-    gen = torch.Generator().manual_seed(0)
-    per = []
-    for _ in range(DIAGNOSTIC_LATENTS):
-        ws = G.mapping(torch.randn(1, cfg.z_dim, generator=gen), front_label(meta.get("camera")))
-        per.append(surface_diagnostics(G, ws, labels))
-    keys = [k for k in per[0] if isinstance(per[0][k], float)]
-    return {k: float(np.median([p[k] for p in per if p.get(k) is not None])) for k in keys}
 
 
 def _metrics(result_json: Path) -> dict:

@@ -223,25 +223,3 @@ def test_template_of_a_large_split_uses_a_seeded_subset(toy, tmp_path):
                                    tmp_path, progress=False)
     ids = make().template_ids()
     assert len(ids) == 2 and set(ids) <= {"000000", "000001", "000002"} and ids == make().template_ids()
-
-
-def test_report_lists_reference_rows_and_the_verdict(tmp_path):
-    """scripts.report: variants beside the reference rows, paired gains, the verdict in those words."""
-    from scripts import report
-
-    def result(values):
-        return {"samples": [{"id": i, "status": "ok", "metrics": {"chamfer_l1": v, "fscore@0.01": 0.5,
-                                                                  "normal_consistency": 0.9}} for i, v in values.items()],
-                "n_ok": len(values), "n_samples": len(values)}
-
-    (tmp_path / "results").mkdir()
-    atomic_write_json(tmp_path / "results/template-mean.json", result({"a": 0.010, "b": 0.012, "c": 0.014}))
-    atomic_write_json(tmp_path / "results/oracle-nearest-train.json", result({"a": 0.005, "b": 0.006, "c": 0.007}))
-    variants = {"geogen": result({"a": 0.020, "b": 0.024}), "eg3d": result({"a": 0.008, "b": 0.009, "c": 0.010})}
-    text = "\n".join(report.reference_section(tmp_path, variants))
-    assert "| GeoGen | 2/2 | 0.022 | 0.5 | 0.9 | -100% (2 ids) |" in text  # paired on a, b: 0.011 → 0.022
-    assert "| EG3D | 3/3 | 0.009 | 0.5 | 0.9 | +25% (3 ids) |" in text
-    assert "| *oracle-nearest-train* (reference) | 3/3 | 0.006 |" in text
-    assert "GeoGen (Chamfer 0.022 vs 0.011) has recovered no identity-specific geometry." in text
-    assert "EG3D (" not in text.split("Not below template-mean:")[1]
-    assert report.reference_section(tmp_path / "missing", variants) == []
