@@ -29,11 +29,10 @@ from geogen.common.atomic import atomic_path, atomic_write_text, ensure_writable
 from geogen.common.errors import UserError
 from geogen.common.meshio import load_mesh, save_ply
 from geogen.common.seeding import rng_for
+from dataset.format import Dataset
 
-from .data import Dataset
 from .metrics import score_pair
 from .protocol import Protocol
-from .splits import split_ids
 
 BASELINES = ("template-mean", "oracle-nearest", "copy-other")
 TEMPLATE_MEAN = "template-mean"
@@ -166,8 +165,8 @@ class BaselineBuilder:
             raise UserError(f"unknown baseline {unknown[0]!r}; choose from {', '.join(BASELINES)}")
         self.ds, self.settings, self.protocol, self.progress = ds, settings, protocol, progress
         self.out_dir = ensure_writable_dir(out_dir)
-        self.ref_ids = split_ids(ds, settings.reference_split)
-        self.ids = split_ids(ds, settings.split)
+        self.ref_ids = ds.split(settings.reference_split)
+        self.ids = ds.split(settings.split)
         overlap = sorted(set(self.ref_ids) & set(self.ids))
         if overlap:
             raise UserError(f"identity {overlap[0]} is in both the {settings.reference_split!r} and the "

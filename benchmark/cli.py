@@ -10,13 +10,14 @@ import typer
 
 from geogen.common.cli import run_typer
 from geogen.common.errors import UserError
+from dataset.format import GT_FOLDERS
 
 from .protocol import PROTOCOL_VERSION, Protocol
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help=f"GeoGen geometry benchmark (protocol {PROTOCOL_VERSION}) and generation metrics.")
 
-GT_HELP = "ground truth: exact (meshes/gt) or pseudo (meshes/pseudo_gt)"
+GT_HELP = f"ground truth: exact ({GT_FOLDERS['exact']}) or pseudo ({GT_FOLDERS['pseudo']})"
 
 
 def _protocol(gt: str, points: int, emd_points: int, margin: float, seed: int) -> Protocol:

@@ -24,8 +24,8 @@ from geogen.common.atomic import atomic_write_json, sha256_file
 from geogen.common.errors import UserError
 from geogen.common.executor import ExecutorConfig, map_tasks
 from geogen.common.meshio import load_mesh
+from dataset.format import Dataset
 
-from .data import Dataset
 from .metrics import score_pair
 from .pictures import sample_picture
 from .protocol import Protocol

@@ -27,8 +27,8 @@ import numpy as np
 from geogen.common.atomic import atomic_write_json, sha256_file
 from geogen.common.errors import UserError
 from geogen.common.seeding import rng_for
+from dataset.format import Dataset
 
-from .data import Dataset
 from .fid import KID_SUBSET_SIZE, KID_SUBSETS, fid_from_features, kid_from_features
 from .image_metrics import unavailable
 from .provenance import provenance

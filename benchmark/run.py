@@ -13,9 +13,9 @@ from geogen.common.atomic import sha256_file
 from geogen.common.errors import UserError
 from geogen.common.executor import ExecutorConfig
 from geogen.common.seeding import rng_for
+from dataset.format import Dataset
 
 from .adapters import load_adapter
-from .data import Dataset
 from .evaluate import Prediction, evaluate
 from .image_metrics import id_status, inception_status, lpips_model, psnr, ssim
 from .metrics import sample_key
@@ -23,7 +23,6 @@ from .protocol import Protocol, run_track
 from .provenance import provenance
 from .pti import PTIConfig
 from .results import build_result, metric_range, require_output_json, write_result
-from .splits import split_ids
 from .stats import mean_ci95
 
 IMAGE_METRICS = ("psnr_input", "ssim_input", "psnr_novel", "ssim_novel")
@@ -126,7 +125,7 @@ def run_benchmark(model: Path, data: Path, out: Path, protocol: Protocol, pti: P
     out = require_output_json(out)
     ds = Dataset(data)
     ds.require_gt(protocol.gt)
-    split_all = split_ids(ds, split)
+    split_all = ds.split(split)
     ids = split_all[:limit] if limit else split_all
     lpips_net, lpips_info = lpips_model()
     adapter = load_adapter(model, pti, settings.mesh_resolution, lpips_net, device=settings.device)

@@ -12,13 +12,12 @@ from geogen.common.atomic import sha256_file
 from geogen.common.errors import UserError
 from geogen.common.executor import ExecutorConfig
 from geogen.common.meshio import load_mesh
+from dataset.format import Dataset
 
-from .data import Dataset
 from .evaluate import Prediction, evaluate
 from .protocol import Protocol
 from .provenance import provenance
 from .results import build_result, require_output_json, write_result
-from .splits import split_ids
 
 MESH_SUFFIXES = (".ply", ".obj")
 
@@ -61,7 +60,7 @@ def score_meshes(meshes: Path, data: Path, method: str, out: Path, protocol: Pro
         raise UserError("--method must name the method (it labels the leaderboard row)")
     ds = Dataset(data)
     ds.require_gt(protocol.gt)
-    split_all = split_ids(ds, split)
+    split_all = ds.split(split)
     ids = split_all[:limit] if limit else split_all
     if not any(find_mesh(meshes, i) for i in ids):
         raise UserError(f"no mesh in {meshes} is named after a test identity (e.g. {ids[0]}.ply); "

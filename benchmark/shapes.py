@@ -38,13 +38,12 @@ from geogen.common.atomic import atomic_write_json, atomic_write_text, ensure_wr
 from geogen.common.errors import UserError
 from geogen.common.meshio import load_mesh, save_ply
 from geogen.common.seeding import rng_for
+from dataset.format import Dataset
 
-from .data import Dataset
 from .geometry import crop_to_box, sample_surface
 from .metrics import sample_key
 from .protocol import GT_KINDS
 from .provenance import provenance
-from .splits import split_ids
 
 SHAPES_SCHEMA = "geogen-bench-shapes"
 SHAPES_SCHEMA_VERSION = 1
@@ -317,7 +316,7 @@ def shape_metrics_for_model(model: Path, data: Path, out: Path, protocol: ShapeP
         raise UserError("--mesh-resolution must be >= 16 and --truncation in (0, 1]")
     ds = Dataset(data)
     ds.require_gt(protocol.gt)
-    ids = {s: split_ids(ds, s) for s in splits}
+    ids = {s: ds.split(s) for s in splits}
     ensure_writable_dir(out.parent)
     t0 = time.perf_counter()
     k = settings.samples or max(len(v) for v in ids.values())

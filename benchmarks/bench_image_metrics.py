@@ -29,7 +29,7 @@ def timed(fn, *args, **kw):
 
 
 def dataset_id(data: Path, embedder) -> tuple[float, float, int]:
-    from benchmark.data import Dataset
+    from dataset.format import Dataset
     from benchmark.face_id import cosine, face_box
     from benchmark.run import read_image
 

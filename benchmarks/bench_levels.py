@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmark.data import Dataset  # noqa: E402
+from dataset.format import Dataset  # noqa: E402
 from benchmark.metrics import score_pair  # noqa: E402
 from benchmark.protocol import Protocol  # noqa: E402
 from geogen.common.atomic import atomic_write_json  # noqa: E402

@@ -57,7 +57,7 @@ def pairs(data: str | None, pred_dir: str | None, limit: int):
 
     out = [("synthetic", *head_like_pair(), "1")]
     if data:
-        from benchmark.data import Dataset
+        from dataset.format import Dataset
 
         ds = Dataset(data)
         ids = ds.test_ids[: limit + 1]

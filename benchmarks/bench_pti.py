@@ -40,7 +40,7 @@ def _load() -> str:
 
 def identities(data: str, limit: int):
     """[(id, input image, input camera, held-out image, held-out camera)] as geogen-bench run picks them."""
-    from benchmark.data import Dataset
+    from dataset.format import Dataset
     from benchmark.run import RunSettings, choose_views, read_image
 
     ds = Dataset(data)

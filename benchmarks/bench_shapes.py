@@ -22,10 +22,9 @@ import trimesh
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmark.data import Dataset  # noqa: E402
+from dataset.format import Dataset  # noqa: E402
 from benchmark.metrics import sample_key  # noqa: E402
 from benchmark.shapes import ShapeProtocol, compare_sets  # noqa: E402
-from benchmark.splits import split_ids  # noqa: E402
 from geogen.common.meshio import load_mesh  # noqa: E402
 
 
@@ -35,7 +34,7 @@ def main() -> None:
     ap.add_argument("--points", default="2000,10000", help="points per shape, comma-separated")
     args = ap.parse_args()
     ds = Dataset(args.data)
-    ids = {s: split_ids(ds, s) for s in ("test", "train")}
+    ids = {s: ds.split(s) for s in ("test", "train")}
     gt = {s: [load_mesh(ds.gt_path(i, "exact")) for i in ids[s]] for s in ids}
     train = {"train": (ids["train"], gt["train"])}
     half = len(ids["train"]) // 2

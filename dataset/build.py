@@ -35,18 +35,18 @@ from geogen.common.meshio import save_ply
 from geogen.common.registry import Registry
 from geogen.common.seeding import rng_for
 
+from . import format as layout
 from .config import DatasetConfig
+from .format import SCHEMA_VERSION, split_ids
 from .generators import get_generator
 from .render import RenderSettings, make_renderer, sample_lighting
 from .render.embree import mesh_normals
 from .render.lighting import LIGHT_KEY
 from .views import sample_views
-from .writers import layout
 from .writers.colmap import write_colmap_model
 from .writers.eg3d import write_dataset_json, write_eg3d_zip
 from .writers.images import encode_normals, write_npy, write_png
-from .writers.manifest import (SCHEMA_VERSION, build_manifest, identity_key, load_record, record_is_complete,
-                               split_ids, dataset_labels)
+from .writers.manifest import build_manifest, dataset_labels, identity_key, load_record, record_is_complete
 from .writers.nerf import write_transforms
 
 RENDER_KEY = 3  # rng_for(seed, identity, RENDER_KEY): shadow/AO ray sampling
@@ -191,9 +191,9 @@ def build_identity(config: DatasetConfig, root: Path, index: int) -> dict[str, f
 def remove_stale_temporaries(root: Path, index: int) -> None:
     """Delete temporary files (``.<name>.*.tmp*`` from atomic writes) a killed build left for ``index``."""
     id_ = layout.id_str(index)
-    folders = [root / d / id_ for d in ("images", "depth", "normals", "masks")]
+    folders = [root / d / id_ for d in layout.IMAGE_DIRS]
     folders += [root / layout.identity_dir(index), root / layout.colmap_dir(index)]
-    patterns = [(f, ".*.tmp*") for f in folders] + [(root / "meshes" / "gt", f".{id_}.ply.*.tmp*")]
+    patterns = [(f, ".*.tmp*") for f in folders] + [(root / layout.GT_MESH_DIR, f".{id_}.ply.*.tmp*")]
     for folder, pattern in patterns:
         if folder.is_dir():
             for p in folder.glob(pattern):
@@ -273,7 +273,7 @@ def _config_from_folders(folders: list[Path]) -> DatasetConfig:
             from geogen.common.atomic import read_json
 
             return DatasetConfig.from_dict(read_json(p, "shard manifest")["config"])
-        ids_dir = folder / "identities"
+        ids_dir = folder / layout.IDENTITIES_DIR
         if ids_dir.is_dir():
             for d in sorted(ids_dir.iterdir()):
                 rec = load_record(folder, int(d.name)) if d.name.isdigit() else None
@@ -284,8 +284,8 @@ def _config_from_folders(folders: list[Path]) -> DatasetConfig:
 
 # What a dataset folder may hold at its top level: folders, and files (plus the ``.<name>.*``
 # temporaries of their atomic writes).
-LAYOUT_FOLDERS = ("images", "depth", "normals", "masks", "meshes", "identities", layout.SHARDS_DIR,
-                  layout.RECON_VIEWS_DIR, "preview")
+LAYOUT_FOLDERS = (*layout.IMAGE_DIRS, layout.MESHES_DIR, layout.IDENTITIES_DIR, layout.SHARDS_DIR,
+                  layout.RECON_VIEWS_DIR, layout.PREVIEW_DIR)
 LAYOUT_FILES = (layout.MANIFEST, layout.DATASET_JSON, layout.EG3D_ZIP)
 
 
@@ -321,7 +321,7 @@ def _recorded_keys(root: Path) -> list[tuple[str, str]]:
                 found.append((path.name, identity_key(DatasetConfig.from_dict(read_json(path, "manifest")["config"]))))
             except (UserError, KeyError, TypeError, ValueError):
                 pass  # unreadable: no evidence either way (rewritten at the end of the build)
-    ids_dir = root / "identities"
+    ids_dir = root / layout.IDENTITIES_DIR
     if ids_dir.is_dir():
         for d in sorted(ids_dir.iterdir())[:50]:
             rec = load_record(root, int(d.name)) if d.name.isdigit() and d.is_dir() else None

@@ -15,12 +15,12 @@ from geogen.common.atomic import atomic_path
 from geogen.common.errors import UserError
 from geogen.common.seeding import rng_for
 
+from . import format as layout
 from .config import DatasetConfig
+from .format import read_manifest
 from .generators import get_generator
 from .render import Lighting, RenderSettings, make_renderer
 from .views import turntable_views
-from .writers import layout
-from .writers.manifest import read_manifest
 
 TURNTABLE_KEY = 4  # rng_for(seed, identity, TURNTABLE_KEY)
 

@@ -30,7 +30,7 @@ from .generators import get_generator
 from .render import RenderSettings, make_renderer, sample_lighting
 from .render.lighting import LIGHT_KEY
 from .views import sample_views
-from .writers import layout
+from . import format as layout
 from .writers.images import write_npy, write_png
 from .writers.manifest import identity_key, verify_files
 from .writers.nerf import write_transforms
@@ -51,7 +51,7 @@ def recon_config(config: DatasetConfig, views: int, resolution: int | None) -> D
 
 
 def record_path(root: Path, identity: int) -> Path:
-    return root / layout.recon_views_dir(identity) / "record.json"
+    return root / layout.recon_views_record(identity)
 
 
 def committed(root: Path, identity: int, config: DatasetConfig | None = None) -> dict | None:
@@ -113,8 +113,8 @@ def render_identity(root: Path, config: DatasetConfig, rcfg: DatasetConfig, inde
         files[f"{base}/{dep}"] = write_npy(folder / dep, out.depth.astype(np.float32))
         entries.append({"index": view.index, "azimuth_deg": view.azimuth_deg, "elevation_deg": view.elevation_deg,
                         "label": view.camera.label(), "image": img, "mask": msk, "depth": dep})
-    files[f"{base}/transforms.json"] = write_transforms(
-        folder / "transforms.json", cameras, [e["image"] for e in entries], [e["mask"] for e in entries],
+    files[layout.recon_views_transforms(index)] = write_transforms(
+        root / layout.recon_views_transforms(index), cameras, [e["image"] for e in entries], [e["mask"] for e in entries],
         [e["depth"] for e in entries])
     record = {"version": RECORD_VERSION, "identity": index, "identity_key": identity_key(config),
               "views": rcfg.views, "resolution": rcfg.resolution, "seed_stream": RECON_VIEWS_KEY,

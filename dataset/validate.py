@@ -15,11 +15,12 @@ from PIL import Image
 from geogen.common.cameras import from_label, opencv_to_opengl, quaternion_to_rotation, world_to_camera
 from geogen.common.errors import UserError
 
+from . import format as layout
 from .config import DatasetConfig
+from .format import read_manifest, splits
 from .views import max_azimuth_gap
-from .writers import layout
 from .writers.images import decode_normals
-from .writers.manifest import dataset_labels, read_manifest, splits, verify_files
+from .writers.manifest import dataset_labels, verify_files
 
 MAX_PROBLEMS_PER_KIND = 1000
 

@@ -30,6 +30,7 @@ from geogen.common.atomic import atomic_write_bytes, atomic_write_json, atomic_w
 from geogen.common.errors import UserError
 from geogen.common.executor import ExecutorConfig, map_tasks
 from geogen.common.meshio import load_mesh, save_ply
+from dataset import format as layout
 
 from .config import ReconConfig, make_recon_config
 from .pipeline import ReconstructionFailure, reconstruct_scene
@@ -43,19 +44,17 @@ CSV_COLUMNS = ["id", "status", "reason", "chamfer_l1", "fscore@0.01", "fscore@0.
 
 
 def _identity_ids(dataset_dir: Path, ids, all_ids: bool) -> list[str]:
-    manifest = read_json(dataset_dir / "manifest.json", "dataset manifest")
+    manifest = read_json(dataset_dir / layout.MANIFEST, "dataset manifest")
     split = manifest.get("split", {}) if isinstance(manifest, dict) else {}
     split = split if isinstance(split, dict) else {}
-    known = sorted({str(i) for name in ("train", "val", "test") for i in split.get(name, []) or []})
-    for i in known:  # ids become file names (records, meshes): no path may hide in one
-        if Path(i).name != i or i in (".", ".."):
-            raise UserError(f"{dataset_dir}/manifest.json: split entry {i!r} is not a plain identity name; "
-                            "rebuild the dataset")
+    known = sorted({str(i) for name in layout.SPLITS for i in split.get(name, []) or []})
+    # ids become file names (records, meshes): no path may hide in one
+    layout.check_plain_ids(known, f"{dataset_dir}/{layout.MANIFEST}: split")
     if ids:
         ids = [str(i).zfill(6) if str(i).isdigit() else str(i) for i in ids]
         unknown = [i for i in ids if i not in known]
         if unknown:
-            raise UserError(f"identities {', '.join(unknown)} are not in {dataset_dir}/manifest.json")
+            raise UserError(f"identities {', '.join(unknown)} are not in {dataset_dir}/{layout.MANIFEST}")
         return ids
     return known if all_ids else sorted(str(i) for i in split.get("test", []) or [])
 
@@ -64,7 +63,7 @@ def _dataset_config(root: Path):
     """The build config recorded in the manifest (None for a hand-made folder without one)."""
     from dataset.config import DatasetConfig
 
-    config = read_json(root / "manifest.json", "dataset manifest").get("config")
+    config = read_json(root / layout.MANIFEST, "dataset manifest").get("config")
     return DatasetConfig.from_dict(config) if config else None
 
 
@@ -79,9 +78,9 @@ def _inputs(root: Path, ident: str, dataset_config) -> tuple[Path, dict]:
 
     rec = committed(root, int(ident), dataset_config) if dataset_config is not None else None
     if rec is not None:
-        return (root / "recon_views" / ident / "transforms.json",
+        return (root / layout.recon_views_transforms(ident),
                 {"source": "recon_views", "views": rec["views"], "resolution": rec["resolution"]})
-    return root / "identities" / ident / "transforms.json", _training_inputs(dataset_config)
+    return root / layout.transforms(ident), _training_inputs(dataset_config)
 
 
 RUNTIME_FIELDS = ("num_threads", "device")  # how a reconstruction runs, not what it computes
@@ -129,18 +128,17 @@ def build_for_dataset(dataset_dir: str | os.PathLike, ids=None, all_ids: bool = 
         raise UserError(f"--recon-views must be >= 0 (got {recon_views}); 0 reconstructs from the training views")
     if recon_views > 0:
         if dataset_config is None:
-            raise UserError(f"{root}/manifest.json records no build config, so extra views cannot be rendered; "
+            raise UserError(f"{root}/{layout.MANIFEST} records no build config, so extra views cannot be rendered; "
                             "use a folder written by geogen-data build")
         render_recon_views(root, dataset_config, [int(i) for i in ids], recon_views, recon_resolution, log=log)
     elif recon_resolution is not None:
         raise UserError("--recon-resolution needs --recon-views N (the number of extra views to render)")
     cfg = config or make_recon_config(preset)
-    out_dir = root / "meshes" / "pseudo_gt"
-    rec_dir = out_dir / "records"
+    rec_dir = root / layout.PSEUDO_GT_RECORDS_DIR
     rec_dir.mkdir(parents=True, exist_ok=True)
     jobs = {}  # ident → (mesh path, transforms, inputs, why an old record is replaced)
     for n, ident in enumerate(ids):
-        record_path, mesh_path = rec_dir / f"{ident}.json", out_dir / f"{ident}.ply"
+        record_path, mesh_path = root / layout.pseudo_gt_record(ident), root / layout.pseudo_gt_mesh(ident)
         transforms, inputs = _inputs(root, ident, dataset_config)
         replaced = None
         if record_path.is_file() and not overwrite:
@@ -165,7 +163,7 @@ def build_for_dataset(dataset_dir: str | os.PathLike, ids=None, all_ids: bool = 
         record["inputs"] = inputs
         if replaced:
             record["replaced"] = replaced
-        atomic_write_json(rec_dir / f"{ident}.json", record)  # the commit point, written here once
+        atomic_write_json(root / layout.pseudo_gt_record(ident), record)  # the commit point, written here once
         for warning in record.get("stats", {}).get("warnings", []):
             log(f"warning: {ident}: {warning}")
         source = f"{inputs['views']} {inputs['source'].replace('_', ' ')} at {inputs['resolution']}^2"
@@ -187,7 +185,7 @@ def reconstruct_identity(root: Path, ident: str, cfg: ReconConfig, mesh_path: Pa
                          transforms: Path | None = None) -> dict:
     """Reconstruct one identity (default input: its training views); returns its record (never raises
     for a per-identity failure)."""
-    transforms = transforms or root / "identities" / ident / "transforms.json"
+    transforms = transforms or root / layout.transforms(ident)
     t0 = time.perf_counter()
     record = {"id": ident, "config": cfg.to_dict()}
     try:
@@ -212,10 +210,9 @@ def write_quality_report(root: Path, ids: list[str], log=print, picture_ids: int
 
     from .quality import PROTOCOL_NAME, mesh_quality, summarise
 
-    out_dir = root / "meshes" / "pseudo_gt"
     rows = []
     for ident in ids:
-        rec_path = out_dir / "records" / f"{ident}.json"
+        rec_path = root / layout.pseudo_gt_record(ident)
         rec = read_json(rec_path, "pseudo-GT record") if rec_path.is_file() else {"status": "missing"}
         row = {"id": ident, "status": rec.get("status"), "reason": rec.get("reason", ""),
                "message": rec.get("message", "")}
@@ -227,8 +224,8 @@ def write_quality_report(root: Path, ids: list[str], log=print, picture_ids: int
             row[f"input_{k}"] = rec.get("inputs", {}).get(k)
         if rec.get("status") == "ok":
             try:
-                pred = load_mesh(out_dir / f"{ident}.ply", "pseudo-GT mesh")
-                gt = load_mesh(root / "meshes" / "gt" / f"{ident}.ply", "GT mesh")
+                pred = load_mesh(root / layout.pseudo_gt_mesh(ident), "pseudo-GT mesh")
+                gt = load_mesh(root / layout.gt_mesh(ident), "GT mesh")
                 row.update(mesh_quality(pred, gt, ident))
             except UserError as exc:
                 row.update(status="failed", reason="quality", message=str(exc))
@@ -241,7 +238,7 @@ def write_quality_report(root: Path, ids: list[str], log=print, picture_ids: int
     writer.writeheader()
     for row in rows:
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else ("" if v is None else v)) for k, v in row.items()})
-    atomic_write_text(out_dir / "quality.csv", buf.getvalue())
+    atomic_write_text(root / layout.QUALITY_CSV, buf.getvalue())
     summary = summarise(rows)
     summary["protocol"] = PROTOCOL_NAME
     summary["acceptance"] = {
@@ -255,14 +252,14 @@ def write_quality_report(root: Path, ids: list[str], log=print, picture_ids: int
     if any(s == "recon_views" for s, _, _ in used):
         summary["inputs_note"] = ("reconstructed from extra views rendered only for reconstruction "
                                   "(D/recon_views/); the trained model never sees these images")
-    atomic_write_json(out_dir / "quality_summary.json", summary)
+    atomic_write_json(root / layout.QUALITY_SUMMARY, summary)
     ok_ids = [r["id"] for r in rows if r["status"] == "ok"][:picture_ids]
     if ok_ids:
         from .pictures import comparison_picture
 
-        atomic_write_bytes(out_dir / "quality.png", comparison_picture(
-            [load_mesh(root / "meshes" / "gt" / f"{i}.ply") for i in ok_ids],
-            [load_mesh(out_dir / f"{i}.ply") for i in ok_ids], ok_ids))
-    log(f"report: {out_dir / 'quality.csv'}, {out_dir / 'quality_summary.json'}"
-        + (f", {out_dir / 'quality.png'}" if ok_ids else ""))
+        atomic_write_bytes(root / layout.QUALITY_PNG, comparison_picture(
+            [load_mesh(root / layout.gt_mesh(i)) for i in ok_ids],
+            [load_mesh(root / layout.pseudo_gt_mesh(i)) for i in ok_ids], ok_ids))
+    log(f"report: {root / layout.QUALITY_CSV}, {root / layout.QUALITY_SUMMARY}"
+        + (f", {root / layout.QUALITY_PNG}" if ok_ids else ""))
     return summary

@@ -19,6 +19,7 @@ from PIL import Image
 
 from geogen.common.cameras import Camera, opencv_to_opengl, quaternion_to_rotation
 from geogen.common.errors import UserError
+from dataset.format import MANIFEST
 
 DEFAULT_BOUNDS = (np.full(3, -0.5), np.full(3, 0.5))  # the dataset's scene cube
 
@@ -80,7 +81,7 @@ def input_root(transforms: Path) -> Path:
     (one holding manifest.json), else the file's own folder."""
     here = Path(transforms).resolve().parent
     for folder in (here, *here.parents):
-        if (folder / "manifest.json").is_file():
+        if (folder / MANIFEST).is_file():
             return folder
     return here
 

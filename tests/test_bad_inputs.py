@@ -187,7 +187,7 @@ def test_training_data_refuses_dataset_json_entries_outside_the_folder(tmp_path)
 # --- geogen-bench and the dataset's own checks --------------------------------------------------
 
 def test_benchmark_refuses_view_paths_and_split_ids_outside_the_dataset(toy, tmp_path):
-    from benchmark.data import Dataset
+    from dataset.format import Dataset
 
     d = tmp_path / "D"
     shutil.copytree(toy, d)

@@ -217,7 +217,7 @@ def test_shortlisted_oracle_agrees_with_the_exact_search(toy):
 
 def test_template_of_a_large_split_uses_a_seeded_subset(toy, tmp_path):
     from benchmark.baselines import BaselineBuilder
-    from benchmark.data import Dataset
+    from dataset.format import Dataset
 
     make = lambda: BaselineBuilder(Dataset(toy), BaselineSettings(template_max_reference=2), FAST,  # noqa: E731
                                    tmp_path, progress=False)

@@ -124,7 +124,7 @@ def test_geogen_adapter_inverts_an_untrained_tiny_generator(toy, tmp_path):
     adapter = load_adapter(path, pti, mesh_resolution=32)
     assert adapter.describe()["inversion"]["loss"] == "mse"
     before = {k: v.clone() for k, v in adapter.G.state_dict().items()}
-    from benchmark.data import Dataset
+    from dataset.format import Dataset
     from benchmark.run import read_image
 
     view = Dataset(toy).views("000001")[0]

@@ -15,7 +15,7 @@ from dataset.build import BuildOptions, build_dataset, merge, parse_shard
 from dataset.config import make_config
 from dataset.validate import validate_dataset
 from dataset.views import max_azimuth_gap
-from dataset.writers import layout
+from dataset import format as layout
 from geogen.common.cameras import from_label, opencv_to_opengl, pixel_rays, world_to_camera
 from geogen.common.errors import UserError
 from geogen.common.meshio import load_mesh

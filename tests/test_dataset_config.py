@@ -7,7 +7,7 @@ import pytest
 
 from dataset.config import PRESETS, make_config
 from dataset.views import max_azimuth_gap, sample_views, stratified_azimuths
-from dataset.writers.manifest import split_ids
+from dataset.format import split_ids
 from geogen.common.cameras import azimuth_of, elevation_of
 from geogen.common.errors import UserError
 
@@ -93,7 +93,7 @@ def test_split_depends_only_on_seed_and_count():
 def test_validation_split_is_disjoint_and_keeps_the_test_split():
     import dataclasses
 
-    from dataset.writers.manifest import splits
+    from dataset.format import splits
 
     cfg = make_config("tiny", identities=54)
     s = splits(cfg)

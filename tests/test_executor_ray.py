@@ -18,7 +18,7 @@ from benchmark.score import score_meshes  # noqa: E402
 from benchmark.toydata import write_toy_dataset  # noqa: E402
 from dataset.build import BuildOptions, build_dataset  # noqa: E402
 from dataset.config import make_config  # noqa: E402
-from dataset.writers import layout  # noqa: E402
+from dataset import format as layout  # noqa: E402
 from geogen.common.errors import UserError  # noqa: E402
 from geogen.common.executor import ExecutorConfig, map_tasks  # noqa: E402
 

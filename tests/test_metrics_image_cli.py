@@ -7,7 +7,7 @@ import torch
 from typer.testing import CliRunner
 
 from benchmark.cli import app
-from benchmark.data import Dataset
+from dataset.format import Dataset
 from benchmark.inception import random_inception_weights
 from benchmark.toydata import write_toy_dataset
 from geogen.common.atomic import atomic_write_json, read_json

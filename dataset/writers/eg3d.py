@@ -13,6 +13,8 @@ from pathlib import Path
 
 from geogen.common.atomic import atomic_path, atomic_write_json, sha256_file
 
+from ..format import DATASET_JSON
+
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed timestamp: byte-identical zips
 
 
@@ -29,7 +31,7 @@ def write_eg3d_zip(path: Path, root: Path, labels: list[tuple[str, list[float]]]
                 info = zipfile.ZipInfo(rel, date_time=_ZIP_DATE)
                 info.external_attr = 0o644 << 16
                 zf.writestr(info, (root / rel).read_bytes())
-            info = zipfile.ZipInfo("dataset.json", date_time=_ZIP_DATE)
+            info = zipfile.ZipInfo(DATASET_JSON, date_time=_ZIP_DATE)
             info.external_attr = 0o644 << 16
             data = json.dumps({"labels": [[p, lab] for p, lab in labels]}, indent=2, sort_keys=True) + "\n"
             zf.writestr(info, data.encode("utf-8"))

@@ -13,13 +13,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from geogen.common.atomic import read_json, sha256_file
+from geogen.common.atomic import sha256_file
 from geogen.common.errors import UserError
 
+from .. import format as layout
 from ..config import DatasetConfig
-from . import layout
+from ..format import SCHEMA_VERSION, splits
 
-SCHEMA_VERSION = 1
 PIPELINE_VERSION = "geogen-dataset-2"  # bump when the same config gives different files
 
 # Config fields that change an identity's files. Others (count, split, preset name, post
@@ -76,26 +76,6 @@ def record_is_complete(root: Path, record: dict | None, key: str) -> bool:
             and record.get("identity_key") == key and not verify_files(root, record.get("files", {})))
 
 
-def splits(config: DatasetConfig) -> dict[str, list[int]]:
-    """{"train", "val", "test"} identity indices: one seeded permutation; test takes its first
-    ``test_count`` entries (so adding the validation split kept every test split), val the next
-    ``val_count``, train the rest."""
-    from geogen.common.seeding import rng_for
-
-    SPLIT_KEY = 1_000_003  # a key no identity index reaches (<= 999999), so the stream is its own
-    order = [int(i) for i in rng_for(config.seed, SPLIT_KEY).permutation(config.identities)]
-    test = sorted(order[: config.test_count])
-    val = sorted(order[config.test_count: config.test_count + config.val_count])
-    train = sorted(set(range(config.identities)) - set(test) - set(val))
-    return {"train": train, "val": val, "test": test}
-
-
-def split_ids(config: DatasetConfig) -> tuple[list[int], list[int]]:
-    """(train, test) identity indices (the validation identities are in neither; see :func:`splits`)."""
-    s = splits(config)
-    return s["train"], s["test"]
-
-
 def dataset_labels(records: dict[int, dict], ids: list[int]) -> list[tuple[str, list[float]]]:
     """EG3D labels of every view of ``ids``, ordered by identity then view."""
     return [(v["image"], v["label"]) for i in ids for v in records[i]["views"]]
@@ -130,11 +110,3 @@ def build_manifest(config: DatasetConfig, records: dict[int, dict], derived: dic
         "files": dict(sorted(files.items())),
         "derived_files": dict(sorted(derived.items())),
     }
-
-
-def read_manifest(root: Path) -> dict:
-    m = read_json(root / layout.MANIFEST, what="dataset manifest")
-    if m.get("schema_version") != SCHEMA_VERSION:
-        raise UserError(f"{root / layout.MANIFEST} has schema_version {m.get('schema_version')!r}, "
-                        f"this tool reads {SCHEMA_VERSION}; rebuild the dataset")
-    return m
