@@ -4,7 +4,7 @@
     mesh(state) -> (V, F)                its surface, world coordinates
     render(state, camera) -> image       RGB uint8 H×W×3 from any camera
 
-``load_adapter`` opens a model file in the safe format (geogen.training.checkpoint; read with
+``load_adapter`` opens a model file in the safe format (geogen.model.io; read with
 ``torch.load(weights_only=True)``, never executing code) and picks the adapter from its config:
 ``{"kind": "dummy-sphere", ...}`` → :class:`DummySphereAdapter`, anything else → the GeoGen
 generator with PTI (:class:`GeoGenAdapter`).
@@ -104,7 +104,7 @@ class GeoGenAdapter:
     def save_state(self, state, path: Path, meta: dict) -> None:
         """The inversion (tuned generator + pivot ws) as a safe model file, for later analysis
         such as re-meshing at other levels (benchmarks/bench_levels.py)."""
-        from geogen.training.checkpoint import save_file
+        from geogen.model.io import save_file
 
         save_file(path, {"model_config": self.cfg.to_dict(), "G_ema": {k: v.detach().cpu() for k, v in
                                                                       state["G"].state_dict().items()},
@@ -137,7 +137,7 @@ def resolve_device(device: str) -> str:
 def load_adapter(path: str | Path, pti: PTIConfig, mesh_resolution: int = 128, lpips_model=None,
                  device: str = "auto") -> ModelAdapter:
     """Open a model file safely and wrap it in the adapter its config names."""
-    from geogen.training.checkpoint import build_generator, load_file
+    from geogen.model.io import build_generator, load_file
 
     obj = load_file(path, "model file")
     cfg = obj.get("model_config")
@@ -157,7 +157,7 @@ def load_adapter(path: str | Path, pti: PTIConfig, mesh_resolution: int = 128, l
 
 def save_dummy_model(path: str | Path, radius: float = 0.2, centre=(0.0, 0.0, 0.0)) -> Path:
     """Write a dummy-sphere model file in the same safe format as real model files."""
-    from geogen.training.checkpoint import save_file
+    from geogen.model.io import save_file
 
     return save_file(path, {"model_config": {"kind": "dummy-sphere", "radius": float(radius),
                                              "centre": [float(c) for c in centre]},

@@ -108,7 +108,7 @@ def id_metric(G, meta: dict, proto: ImageProtocol, device: str, embedder) -> dic
     """Mean pairwise cosine similarity of face embeddings across views, with a 95 % CI over samples."""
     import torch
 
-    from geogen.training.visualize import DEFAULT_CAMERA, front_label
+    from geogen.model.render_views import DEFAULT_CAMERA, front_label
 
     from .face_id import face_box, mean_pairwise_cosine
 
@@ -129,7 +129,7 @@ def id_metric(G, meta: dict, proto: ImageProtocol, device: str, embedder) -> dic
 
 def real_images(data: Path, resolution: int, proto: ImageProtocol):
     """(images iterator, count, labels) of the training split at the model resolution."""
-    from geogen.training.data import ImageLabelDataset
+    from dataset.eg3d import ImageLabelDataset
 
     ds = ImageLabelDataset(data, resolution)
     order = np.arange(ds.num_images)
@@ -154,7 +154,7 @@ def image_metrics_for_model(model: Path, data: Path, out: Path, proto: ImageProt
                             inception_weights: Path | None = None, allow_nonstandard: bool = False,
                             device: str = "auto", method: str | None = None, progress: bool = True) -> dict:
     """Compute FID/KID (or why not) and ID for ``model`` against dataset ``data``; write ``out``."""
-    from geogen.training.checkpoint import load_model_file
+    from geogen.model.io import load_model_file
 
     from .adapters import resolve_device
     from .face_id import METRIC_NAME, load_face_embedder

@@ -208,10 +208,9 @@ def sample_meshes(model: Path, settings: SampleSettings, seeds: list[int], folde
     (``seed<s>.ply``, or ``seed<s>.empty``) under a fingerprint of the model file and settings."""
     import torch
 
-    from geogen.cli.generate import latent_for_seed
+    from geogen.model.io import load_model_file
     from geogen.model.mesh import extract_mesh
-    from geogen.training.checkpoint import load_model_file
-    from geogen.training.visualize import front_label
+    from geogen.model.render_views import front_label, latent_for_seed
 
     model_sha = sha256_file(model) if Path(model).is_file() else None
     if model_sha is None:

@@ -81,8 +81,8 @@ def main() -> None:
         rows.append(("dlib face embedding (5 landmarks + ResNet)", f"{t / 8:.3f} s/face"))
     if args.model:
         from benchmark.generation import ImageProtocol, generated_images
-        from geogen.training.checkpoint import load_model_file
-        from geogen.training.visualize import orbit_labels
+        from geogen.model.io import load_model_file
+        from geogen.model.render_views import orbit_labels
 
         G, cfg, meta = load_model_file(args.model)
         proto = ImageProtocol(samples=8)

@@ -28,7 +28,7 @@ from benchmark.protocol import Protocol  # noqa: E402
 from geogen.common.atomic import atomic_write_json  # noqa: E402
 from geogen.common.meshio import load_mesh  # noqa: E402
 from geogen.model.mesh import extract_mesh  # noqa: E402
-from geogen.training.checkpoint import build_generator, load_file  # noqa: E402
+from geogen.model.io import build_generator, load_file  # noqa: E402
 
 SDF_LEVELS = (-0.02, -0.01, 0.0, 0.01, 0.02)
 DENSITY_LEVELS = (2.0, 5.0, 10.0, 20.0, 40.0)

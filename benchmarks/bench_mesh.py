@@ -48,7 +48,7 @@ def build(preset: str, variant: str, model: str | None):
 
     torch.manual_seed(0)
     if preset == "model":
-        from geogen.training.checkpoint import build_generator, load_file
+        from geogen.model.io import build_generator, load_file
 
         G, cfg = build_generator(load_file(model, "model file"))
     else:

@@ -114,7 +114,7 @@ def test_geogen_adapter_inverts_an_untrained_tiny_generator(toy, tmp_path):
     torch = pytest.importorskip("torch")
     from geogen.model.config import model_config
     from geogen.model.generator import Generator
-    from geogen.training.checkpoint import save_file
+    from geogen.model.io import save_file
 
     torch.manual_seed(0)
     cfg = model_config("tiny", "geogen")
@@ -144,7 +144,7 @@ def test_geogen_adapter_inverts_an_untrained_tiny_generator(toy, tmp_path):
     assert bool(out["warnings"]) == mse_only
     # the kept inversion re-meshes to the very mesh that was scored
     from geogen.model.mesh import extract_mesh
-    from geogen.training.checkpoint import build_generator, load_file
+    from geogen.model.io import build_generator, load_file
 
     saved = load_file(tmp_path / "g.inversions" / f"{row['id']}.pt")
     G2, _ = build_generator(saved)
@@ -159,7 +159,7 @@ def test_pivotal_tuning_keeps_beta_unless_asked(tune_beta):
     from benchmark.pti import ImageLoss, invert
     from geogen.model.config import model_config
     from geogen.model.generator import Generator
-    from geogen.training.visualize import front_label
+    from geogen.model.render_views import front_label
 
     torch.manual_seed(0)
     G = Generator(model_config("tiny", "geogen"))

@@ -111,7 +111,7 @@ def tiny_model(tmp_path_factory):
     torch = pytest.importorskip("torch")
     from geogen.model.config import model_config
     from geogen.model.generator import Generator
-    from geogen.training.checkpoint import save_file
+    from geogen.model.io import save_file
 
     torch.manual_seed(0)
     cfg = model_config("tiny", "geogen")

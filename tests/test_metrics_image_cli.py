@@ -29,7 +29,7 @@ def toy(tmp_path_factory):
 def model(tmp_path_factory):
     from geogen.model.config import model_config
     from geogen.model.generator import Generator
-    from geogen.training.checkpoint import save_file
+    from geogen.model.io import save_file
 
     torch.manual_seed(0)
     cfg = model_config("tiny", "geogen")
@@ -111,7 +111,7 @@ def test_real_images_are_the_training_split_at_model_resolution(toy):
     import numpy as np
 
     from benchmark.generation import ImageProtocol, real_images
-    from geogen.training.data import ImageLabelDataset
+    from dataset.eg3d import ImageLabelDataset
 
     ds = ImageLabelDataset(toy, 64)
     found, n, labels = real_images(toy, 64, ImageProtocol(real_limit=3))

@@ -47,12 +47,6 @@ def parse_seeds(text: str) -> list[int]:
     return sorted(seeds)
 
 
-def latent_for_seed(seed: int, z_dim: int):
-    import torch
-
-    return torch.randn(1, z_dim, generator=torch.Generator().manual_seed(int(seed)))
-
-
 def _save_png(path: Path, array: np.ndarray) -> None:
     from PIL import Image
 
@@ -79,10 +73,10 @@ def generate(model: Path, seeds: list[int], out: Path, views: int = 8, grid: int
 
     from geogen.common.atomic import atomic_path, ensure_writable_dir
     from geogen.common.meshio import save_ply
+    from geogen.model.io import load_model_file
     from geogen.model.mesh import extract_mesh
-    from geogen.training.checkpoint import load_model_file
-    from geogen.training.visualize import (depth_to_uint8, front_label, grid as tile, image_to_uint8,
-                                           orbit_labels, render_views, upscale_to)
+    from geogen.model.render_views import (depth_to_uint8, front_label, grid as tile, image_to_uint8,
+                                           latent_for_seed, orbit_labels, render_views, upscale_to)
 
     if views < 1 or gif_frames < 2 or grid < 8:
         raise UserError("--views must be >= 1, --gif-frames >= 2 and --grid >= 8")

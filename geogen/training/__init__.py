@@ -1,5 +1,5 @@
 """Training GeoGen / EG3D: data, losses, schedules, the training iteration, safe snapshots.
 
 Entry points: ``geogen-train`` (:mod:`geogen.cli.train`), :func:`geogen.training.run.train`,
-and :func:`geogen.training.checkpoint.load_model_file` for everything that reads a model file.
+which writes the model files that :func:`geogen.model.io.load_model_file` reads.
 """
