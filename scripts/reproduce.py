@@ -38,7 +38,7 @@ from pathlib import Path
 
 from geogen.common.atomic import atomic_write_json
 
-from .pipeline import latest_kimg, run, run_parallel
+from .pipeline import Step, latest_kimg, run, run_when_ready
 
 # post-switch settings of geogen, screened on seed 0 against the base setting ("geogen"): each
 # acts only from N on, so it is branched from geogen's snapshot at N. name → (run folder, --set options)
@@ -146,16 +146,18 @@ class Study:
                                               "--out", str(refs), "--no-progress", *only],
                 self.out / "logs" / f"references-{split}.log")
 
-    def milestones(self, seed: int, name: str) -> dict[float, Path]:
-        """kimg → kept snapshot of the budget curve, below the final length (a branch's own
-        snapshots start after N: the one at N is its trunk's)."""
-        out, k = {}, self.cfg.milestone_kimg
+    def milestone_kimgs(self, name: str) -> list[float]:
+        """kimg of the budget curve's snapshots below the final length (a branch's own snapshots
+        start after N: the one at N is its trunk's)."""
+        out, k = [], self.cfg.milestone_kimg
         while 0 < k < self.cfg.kimg - 1e-9:
-            snap = self.run_dir(seed, name) / f"snapshot-{k:09.3f}.pt"
-            if snap.is_file() and (name in ("geogen", "eg3d") or k > self.cfg.switch_kimg):
-                out[k] = snap
+            if name in ("geogen", "eg3d") or k > self.cfg.switch_kimg:
+                out.append(k)
             k += self.cfg.milestone_kimg
         return out
+
+    def val_done(self) -> bool:
+        return all(self.result("val", 0, SCREEN[n][0]).is_file() for n in self.cfg.screen)
 
     # ------------------------------------------------------------------ choice
     def choose(self) -> dict:
@@ -225,8 +227,78 @@ def diagnostics(st: "Study", seed: int, name: str) -> None:
         atomic_write_json(path, {**beta_history(d, st.cfg.switch_kimg), **surface_diagnostics_of(d / "geogen.pkl")})
 
 
-def steps(*items) -> list:
-    return [s for s in items if s is not None]
+def plan(st: Study) -> list[Step]:
+    """Every training and benchmark step, in priority order, each with what it waits for."""
+    cfg, K, N = st.cfg, st.cfg.kimg, st.cfg.switch_kimg
+    others = cfg.seeds[1:]
+
+    def train(seed, name, kimg, sets=(), branch=False, ready=lambda: True):
+        log = st.out / "logs" / f"train-s{seed}-{name}.log"
+        return Step(f"train s{seed}/{name} to {kimg:g} kimg",
+                    lambda: (t := st.train(seed, name, kimg, list(sets), branch)) and t[1], log, ready)
+
+    def bench(seed, name, split, out, method, pictures=False, ready=None):
+        log = st.out / "logs" / f"bench-{split}-{out.stem}.log"
+        model = st.run_dir(seed, name) / "geogen.pkl"
+        return Step(f"benchmark {method}", lambda: (b := st.bench(model, split, out, method, pictures)) and b[1], log,
+                    ready or (lambda: st.trained(seed, name, K)))
+
+    def refs(split):
+        return Step(f"reference rows ({split})", lambda: (r := st.references(split)) and r[1],
+                    st.out / "logs" / f"references-{split}.log")
+
+    def at_switch(seed):
+        return lambda: st.snapshot_at_switch(seed).is_file() and st.trained(seed, "geogen", N)
+
+    screened = [SCREEN[n] for n in cfg.screen if n != "base"]
+    branched0 = ["nodepth"] + [folder for folder, _ in screened]
+    steps = [train(s, "geogen", N) for s in cfg.seeds]
+    # seed 0: the branches at N, then the trunk goes on (after the branches copied its snapshot at N)
+    steps += [train(0, "nodepth", K, branch=True, ready=at_switch(0))]
+    steps += [train(0, folder, K, sets, branch=True, ready=at_switch(0)) for folder, sets in screened]
+    steps += [train(0, "geogen", K, ready=lambda: all((st.run_dir(0, r) / "latest").exists() for r in branched0))]
+    steps += [train(0, "eg3d", K)]
+    # the validation screen of seed 0 and its reference rows
+    for folder in [SCREEN[n][0] for n in cfg.screen] + ["nodepth", "eg3d"]:
+        steps.append(bench(0, folder, "val", st.result("val", 0, folder), f"{folder} (seed 0, val)"))
+    steps.append(refs("val"))
+    # the other seeds: nodepth and eg3d need no choice; geogen waits for it
+    steps += [train(s, "nodepth", K, branch=True, ready=at_switch(s)) for s in others]
+    steps += [train(s, "eg3d", K) for s in others]
+
+    def chosen_train(seed):
+        def argv():
+            c = st.choose()
+            t = st.train(seed, c["run"], K, c["sets"], branch=c["run"] != "geogen")
+            return t and t[1]
+        return Step(f"train s{seed}/<chosen geogen setting> to {K:g} kimg", argv,
+                    st.out / "logs" / f"train-s{seed}-chosen.log", lambda: st.val_done() and at_switch(seed)())
+    steps += [chosen_train(s) for s in others]
+    # the test split, scored once per run
+    for s in cfg.seeds:
+        for r, v in (("nodepth", "geogen-nodepth"), ("eg3d", "eg3d")):
+            steps.append(bench(s, r, "test", st.result("test", s, r), f"{v} (seed {s})", pictures=s == 0))
+
+        def chosen_bench(seed=s):
+            c = st.choose()
+            out = st.result("test", seed, c["run"])
+            b = st.bench(st.run_dir(seed, c["run"]) / "geogen.pkl", "test", out, f"geogen (seed {seed})",
+                         pictures=seed == 0)
+            return b and b[1]
+        steps.append(Step(f"benchmark geogen (seed {s})", chosen_bench, st.out / "logs" / f"bench-test-s{s}-chosen.log",
+                          lambda seed=s: st.val_done() and st.trained(seed, st.choose()["run"], K)))
+    steps.append(refs("test"))
+    # the budget curve (validation, seed 0): lowest priority
+    for r in ("geogen", "nodepth", "eg3d"):
+        for k in st.milestone_kimgs(r):
+            snap = st.run_dir(0, r) / f"snapshot-{k:09.3f}.pt"
+            out = st.out / "results" / "val" / "budget" / f"s0-{r}-{k:g}kimg.json"
+            steps.append(Step(f"benchmark {r} (seed 0, {k:g} kimg, val)",
+                              lambda snap=snap, out=out, r=r, k=k: snap.is_file() and (
+                                  b := st.bench(snap, "val", out, f"{r} (seed 0, {k:g} kimg, val)")) and b[1],
+                              st.out / "logs" / f"bench-val-budget-s0-{r}-{k:g}.log",
+                              lambda r=r: st.trained(0, r, K)))
+    return steps
 
 
 def main() -> None:
@@ -264,39 +336,16 @@ def main() -> None:
     run("validate", "geogen-data", "validate", str(data))
     st = Study(cfg, out, data, args.threads)
     jobs = 1 if cfg.gpus > 0 else cfg.jobs
-    others = cfg.seeds[1:]
 
-    # 2. trunks: geogen of every seed to N (its snapshot there is where the branches start), eg3d of seed 0
-    trunks = [st.train(s, "geogen", cfg.switch_kimg) for s in cfg.seeds]
-    run_parallel(steps(*trunks, st.train(0, "eg3d", cfg.kimg)), jobs)
-    # 3. screen on seed 0, validation split only
-    # (branches first: they copy the snapshot at N before the trunk's continuation could prune it)
-    branches = [st.train(0, "nodepth", cfg.kimg, branch=True)]
-    branches += [st.train(0, SCREEN[n][0], cfg.kimg, SCREEN[n][1], branch=True) for n in cfg.screen if n != "base"]
-    branches += [st.train(0, "geogen", cfg.kimg)]
-    run_parallel(steps(*branches), jobs)
-    screened = [SCREEN[n][0] for n in cfg.screen] + ["nodepth", "eg3d"]
-    val = [st.bench(st.run_dir(0, r) / "geogen.pkl", "val", st.result("val", 0, r), f"{r} (seed 0, val)")
-           for r in screened]
-    val += [st.references("val")]
-    for r in ("geogen", "nodepth", "eg3d"):
-        val += [st.bench(snap, "val", out / "results" / "val" / "budget" / f"s0-{r}-{k:g}kimg.json",
-                         f"{r} (seed 0, {k:g} kimg, val)") for k, snap in st.milestones(0, r).items()]
-    run_parallel(steps(*val), jobs)
+    def status() -> str:
+        runs = sorted((out / "runs").glob("s*/*/latest"))
+        return "  ".join(f"{p.parent.parent.name}/{p.parent.name} {latest_kimg(p.parent):g}" for p in runs)
+
+    run_when_ready(plan(st), jobs, status=status)
     choice = st.choose()
-    print(f"== chosen on validation: {choice['setting']} (val Chamfer {choice['val_chamfer']})", flush=True)
-    # 4. the other seeds with the chosen setting
     chosen = choice["run"]
-    rest = [st.train(s, "eg3d", cfg.kimg) for s in others]
-    for s in others:
-        rest += [st.train(s, "nodepth", cfg.kimg, branch=True),
-                 st.train(s, chosen, cfg.kimg, choice["sets"], branch=chosen != "geogen")]
-    run_parallel(steps(*rest), jobs)
-    # 5. the test split, scored once
     names = {chosen: "geogen", "nodepth": "geogen-nodepth", "eg3d": "eg3d"}
-    test = [st.bench(st.run_dir(s, r) / "geogen.pkl", "test", st.result("test", s, r), f"{v} (seed {s})",
-                     pictures=s == 0) for s in cfg.seeds for r, v in names.items()]
-    run_parallel(steps(*test, st.references("test")), jobs)
+    screened = [SCREEN[n][0] for n in cfg.screen] + ["nodepth", "eg3d"]
     # 6. diagnostics, samples of seed 0, leaderboard, report
     for s in cfg.seeds:
         for r in (screened if s == 0 else names):

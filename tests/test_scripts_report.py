@@ -134,12 +134,8 @@ def test_study_steps_branch_at_the_switch_and_resume(tmp_path):
     assert st.train(1, "geogen", cfg.switch_kimg) is None            # done: skipped
     _, argv, _ = st.train(1, "geogen", cfg.kimg)
     assert "--resume" in argv and "--seed" not in argv
-    for k in (4, 8, 12):
-        (run / f"snapshot-{k:09.3f}.pt").write_bytes(b"x")
-        (tmp_path / "runs/s1/nodepth").mkdir(parents=True, exist_ok=True)
-        (tmp_path / f"runs/s1/nodepth/snapshot-{k:09.3f}.pt").write_bytes(b"x")
-    assert list(st.milestones(1, "geogen")) == [4.0, 8.0, 12.0]
-    assert list(st.milestones(1, "nodepth")) == [12.0]                # its snapshot at N is the trunk's
+    assert st.milestone_kimgs("geogen") == [4.0, 8.0, 12.0]
+    assert st.milestone_kimgs("nodepth") == [12.0]                     # its snapshot at N is the trunk's
 
 
 def test_the_choice_is_the_lowest_validation_chamfer_and_is_kept(tmp_path):
@@ -157,3 +153,40 @@ def test_experiment_presets_are_consistent():
         assert cfg.kimg > 0 and cfg.jobs >= 1 and cfg.pti_preset in ("tiny", "small", "paper") and cfg.seeds[0] == 0
     with pytest.raises(SystemExit, match="switch point"):
         ExperimentConfig("tiny", 4, "tiny", kimg=8.0, switch_kimg=8.0, milestone_kimg=4.0, pti_preset="tiny", jobs=1)
+
+
+def test_the_plan_starts_independent_work_first_and_holds_dependent_steps(tmp_path):
+    from scripts.reproduce import plan
+
+    st = Study(EXPERIMENTS["tiny"], tmp_path, tmp_path / "data", threads=1)
+    steps = plan(st)
+    ready = [s.name for s in steps if s.ready()]
+    assert ready[:3] == [f"train s{s}/geogen to 8 kimg" for s in (0, 1, 2)]
+    assert "train s0/eg3d to 15 kimg" in ready and "reference rows (val)" in ready
+    assert not any(n.startswith(("benchmark", "train s0/nodepth", "train s1/<chosen")) for n in ready)
+    # once seed 0's trunk is at N, its branches become ready and start from that snapshot
+    run = tmp_path / "runs/s0/geogen"
+    run.mkdir(parents=True)
+    for f in ("snapshot-00008.000.pt", "geogen.pkl"):
+        (run / f).write_bytes(b"x")
+    (run / "latest").write_text("snapshot-00008.000.pt")
+    branch = next(s for s in steps if s.name == "train s0/nodepth to 15 kimg")
+    assert branch.ready() and "--branch-from" in branch.argv()
+    assert next(s for s in steps if s.name == "train s0/geogen to 8 kimg").argv() is None     # done: skipped
+    assert not next(s for s in steps if s.name == "train s0/geogen to 15 kimg").ready()     # branches first
+
+
+def test_run_when_ready_orders_by_dependency_and_reports_a_deadlock(tmp_path, capsys):
+    import sys
+
+    from scripts.pipeline import Step, run_when_ready
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    write = lambda p: [sys.executable, "-c", f"open({str(p)!r}, 'w').write('x')"]  # noqa: E731
+    # b is listed first but waits for a; a third step's argv returns None: nothing to do
+    run_when_ready([Step("b", write(b), tmp_path / "b.log", lambda: a.exists()),
+                    Step("a", write(a), tmp_path / "a.log"),
+                    Step("c", lambda: None, tmp_path / "c.log")], jobs=2, poll_s=0.05)
+    assert a.exists() and b.exists() and not (tmp_path / "c.log").exists()
+    with pytest.raises(SystemExit):
+        run_when_ready([Step("never", write(b), tmp_path / "n.log", lambda: False)], jobs=1, poll_s=0.05)
