@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from geogen.model.fit import FitConfig, fit_scene, load_identity, render_mesh_views
+from benchmark.fit import FitConfig, fit_scene, load_identity, render_mesh_views
 
 
 def dataset_head(folder: Path):

@@ -8,7 +8,7 @@ import pytest
 import torch
 import trimesh
 
-from geogen.model.fit import FitConfig, chamfer_l1, fit_scene, render_mesh_views
+from benchmark.fit import FitConfig, chamfer_l1, fit_scene, render_mesh_views
 
 
 def bust():

@@ -5,11 +5,15 @@ The planes are free parameters (no StyleGAN backbone); the decoder, positional e
 Laplace density, ray sampling and compositing are the model's own code. Loss: L1 on RGB +
 binary cross-entropy between the weight sum and the foreground mask + an optional eikonal term.
 The backdrop is a learned colour per image row (the dataset's backdrop is a vertical gradient).
+The fitted mesh is scored with the benchmark's own Chamfer (:mod:`benchmark.metrics`).
+
+It reads a dataset identity and scores with the benchmark, so it lives here, not in the model
+package; ``benchmarks/bench_fit.py`` runs the acceptance version, ``tests/test_model_fit.py`` a
+short one.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, replace
@@ -20,14 +24,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from geogen.common.cameras import from_label, normalized_intrinsics, opencv_to_opengl, pixel_rays, \
-    spherical_cam2world, to_label
+from geogen.common.cameras import from_label, normalized_intrinsics, pixel_rays, spherical_cam2world, to_label
 from geogen.common.errors import UserError
+from geogen.model.config import ModelConfig, model_config
+from geogen.model.field import TriplaneField
+from geogen.model.mesh import marching_cubes, sample_grid
+from geogen.model.renderer import RaySampling, render_rays
+from dataset import format as layout
 
-from .config import ModelConfig, model_config
-from .field import TriplaneField
-from .mesh import marching_cubes, sample_grid
-from .renderer import RaySampling, render_rays
+from .metrics import score_pair
+from .protocol import Protocol
 
 
 @dataclass
@@ -74,18 +80,15 @@ def load_identity(dataset_dir: str | Path, identity: str | int) -> MultiView:
 
     root = Path(dataset_dir)
     ident = f"{int(identity):06d}" if str(identity).isdigit() else str(identity)
-    tf_path = root / "identities" / ident / "transforms.json"
+    tf_path = root / layout.transforms(ident)
     if not tf_path.exists():
         raise UserError(f"{tf_path} not found: is {root} a geogen dataset folder with identity {ident}?")
-    tf = json.loads(tf_path.read_text())
-    K = normalized_intrinsics(tf["fl_x"] / tf["w"])
-    K[0, 2], K[1, 2], K[1, 1] = tf["cx"] / tf["w"], tf["cy"] / tf["h"], tf["fl_y"] / tf["h"]
     images, masks, labels = [], [], []
-    for fr in tf["frames"]:
-        images.append(np.asarray(Image.open(tf_path.parent / fr["file_path"]).convert("RGB"), np.float32) / 255)
-        masks.append(np.asarray(Image.open(tf_path.parent / fr["mask_path"]).convert("L")) > 127)
-        labels.append(to_label(opencv_to_opengl(np.asarray(fr["transform_matrix"])), K))   # GL → CV (involution)
-    mesh = load_mesh(root / "meshes" / "gt" / f"{ident}.ply")
+    for view in layout.read_views(root, ident, masks=True):
+        images.append(np.asarray(Image.open(view.image_path).convert("RGB"), np.float32) / 255)
+        masks.append(np.asarray(Image.open(view.mask_path).convert("L")) > 127)
+        labels.append(view.camera.label())
+    mesh = load_mesh(root / layout.gt_mesh(ident))
     return MultiView(np.stack(images), np.stack(masks).astype(np.float32), np.asarray(labels, np.float32),
                      np.asarray(mesh.vertices), np.asarray(mesh.faces))
 
@@ -126,28 +129,20 @@ def render_mesh_views(vertices: np.ndarray, faces: np.ndarray, n_views: int = 12
 # --- metric --------------------------------------------------------------------------------------
 
 def chamfer_l1(v_pred, f_pred, v_gt, f_gt, n_points: int = 50_000, seed: int = 0) -> float:
-    """½(mean d(p, G) + mean d(g, P)) on area-sampled surface points, divided by the GT bbox diagonal."""
+    """The benchmark's ``chamfer_l1`` (:mod:`benchmark.metrics`, docs/benchmark.md): both meshes
+    normalised by the GT bounding box (diagonal = 1), the prediction clipped to that box grown by
+    the protocol's margin, ``n_points`` seeded area-uniform samples on each surface,
+    ½(mean d(p, G) + mean d(g, P)). ``inf`` when the prediction has no surface in the box."""
     import trimesh
-    from scipy.spatial import cKDTree
 
     if len(f_pred) == 0:
         return float("inf")
-    rng = np.random.default_rng(seed)
-
-    def sample(v, f):
-        m = trimesh.Trimesh(v, f, process=False)
-        tri = m.triangles
-        area = m.area_faces
-        idx = rng.choice(len(tri), size=n_points, p=area / area.sum())
-        r1, r2 = np.sqrt(rng.random(n_points)), rng.random(n_points)
-        a, b, c = tri[idx, 0], tri[idx, 1], tri[idx, 2]
-        return (1 - r1)[:, None] * a + (r1 * (1 - r2))[:, None] * b + (r1 * r2)[:, None] * c
-
-    p, g = sample(v_pred, f_pred), sample(v_gt, f_gt)
-    d_pg = cKDTree(g).query(p)[0].mean()
-    d_gp = cKDTree(p).query(g)[0].mean()
-    diag = float(np.linalg.norm(np.ptp(np.asarray(v_gt), axis=0)))
-    return 0.5 * (d_pg + d_gp) / diag
+    protocol = Protocol(n_points=n_points, emd_points=min(Protocol.emd_points, n_points), seed=seed)
+    try:
+        return score_pair(trimesh.Trimesh(v_pred, f_pred, process=False), trimesh.Trimesh(v_gt, f_gt, process=False),
+                          protocol, "0", metrics=["chamfer_l1"])["chamfer_l1"]
+    except UserError:  # nothing of the prediction inside the GT box
+        return float("inf")
 
 
 # --- model ---------------------------------------------------------------------------------------
