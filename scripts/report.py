@@ -106,7 +106,7 @@ def collect(exp: Path, dest: Path) -> None:
         raise SystemExit(f"error: {exp / 'study.json'} is missing; run python -m scripts.reproduce to the end first")
     if dest.exists():
         shutil.rmtree(dest)
-    for sub in ("val", "val/budget", "val/references", "test", "test/references", "diagnostics"):
+    for sub in ("val", "val/budget", "val/references", "test", "test/references", "test-views3", "diagnostics"):
         src = exp / ("results/" + sub if sub != "diagnostics" else sub)
         if src.is_dir():
             (dest / sub).mkdir(parents=True, exist_ok=True)
@@ -204,6 +204,23 @@ def template_gain(tests: dict, template: dict) -> tuple[list[str], list[str]]:
             verdicts.append(f"{NAMES[v]} is below template-mean (Chamfer {chamfer:.4g} vs {tmean:.4g}; "
                             f"difference {interval(mean, lo, hi, 3, sign=True)}).")
     return lines, verdicts
+
+
+def multiview_table(res: Path, study: dict, tests: dict) -> list[str]:
+    """Seed 0's models on the 3-view track beside their single-view numbers (ranked separately:
+    the protocol keys differ)."""
+    rows = [(v, load(res / "test-views3" / f"s0-{v}.json"), dict(tests.get(v, [])).get(0)) for v in VARIANTS]
+    rows = [r for r in rows if r[1] is not None]
+    if not rows:
+        return []
+    lines = ["| variant (seed 0) | n | " + " | ".join(f"{h} 3 views" for _, h, _ in MAIN) + " | Chamfer 1 view |",
+             "|---|---|" + "---|" * (len(MAIN) + 1)]
+    for v, d, single in rows:
+        cells = [interval(*(lambda m: (m["mean"], m["ci95_low"], m["ci95_high"]))(
+            mean_ci95(list(per_id(d, k).values()))), dg) for k, _, dg in MAIN]
+        one = fmt(float(np.mean(list(per_id(single, "chamfer_l1").values())))) if single else "–"
+        lines.append(f"| {NAMES[v]} | {d['n_ok']}/{d['n_samples']} | " + " | ".join(cells) + f" | {one} |")
+    return lines
 
 
 def screen_table(res: Path, study: dict) -> list[str]:
@@ -380,6 +397,12 @@ def write_report(res: Path, report: Path, preset: str, exp: Path | None = None) 
     doc += ["### Paired differences (same seeds, same identities)", "",
             "A − B over seeds × identities with the two-way bootstrap interval; `A better k/n`: cells where A's "
             "value is better (lower Chamfer, higher F and NC).", "", *paired_table(tests, refs), ""]
+    mv = multiview_table(res, study, tests)
+    if mv:
+        doc += ["### Multi-view track (3 input views inverted together, seed-0 models)", "",
+                "A separate track (its protocol key has `views=3`), never ranked with the single-view one: with "
+                "less ambiguity about the unseen side it tests the geometry representation more than the prior.",
+                "", *mv, ""]
     doc += ["## Validation screen (seed 0, validation identities)", "",
             "Each row is a model benchmarked on the validation identities only; diagnostics from "
             "`geogen/model/diagnostics.py` on 4 seeded latents (median |∇s| on the extracted surface; signed "

@@ -128,11 +128,11 @@ class Study:
                 if cfg.gpus > 0 else ["geogen-train", *args])
         return (f"train s{seed}/{name} to {kimg:g} kimg", argv, self.out / "logs" / f"train-s{seed}-{name}.log")
 
-    def bench(self, model: Path, split: str, out: Path, method: str, pictures: bool = False):
+    def bench(self, model: Path, split: str, out: Path, method: str, pictures: bool = False, views: int = 1):
         if out.is_file():
             return None
         argv = ["geogen-bench", "run", "--model", str(model), "--data", str(self.data), "--split", split,
-                "--preset", self.cfg.pti_preset, "--method", method, "--out", str(out),
+                "--preset", self.cfg.pti_preset, "--method", method, "--out", str(out), "--views", str(views),
                 "--threads", str(self.threads), "--device", self.device, "--no-progress",
                 *(["--save-inversions"] if pictures else ["--no-pictures"])]
         return (f"benchmark {method}", argv, self.out / "logs" / f"bench-{out.parent.name}-{out.stem}.log")
@@ -288,6 +288,17 @@ def plan(st: Study) -> list[Step]:
         steps.append(Step(f"benchmark geogen (seed {s})", chosen_bench, st.out / "logs" / f"bench-test-s{s}-chosen.log",
                           lambda seed=s: st.val_done() and st.trained(seed, st.choose()["run"], K)))
     steps.append(refs("test"))
+    # the multi-view track (seed 0): 3 input views inverted together, ranked apart from the single-view track
+
+    def multiview(r, v):
+        def argv():
+            run_name = st.choose()["run"] if r is None else r
+            b = st.bench(st.run_dir(0, run_name) / "geogen.pkl", "test", st.out / "results" / "test-views3" /
+                         f"s0-{v}.json", f"{v} (seed 0, 3 views)", views=3)
+            return b and b[1]
+        return Step(f"benchmark {v} (seed 0, 3 views)", argv, st.out / "logs" / f"bench-test-views3-{v}.log",
+                    lambda: st.val_done() and st.trained(0, r or st.choose()["run"], K))
+    steps += [multiview(None, "geogen"), multiview("nodepth", "geogen-nodepth"), multiview("eg3d", "eg3d")]
     # the budget curve (validation, seed 0): lowest priority
     for r in ("geogen", "nodepth", "eg3d"):
         for k in st.milestone_kimgs(r):

@@ -68,6 +68,7 @@ def study_dir(tmp_path: Path, geogen_chamfer: float = 0.02) -> Path:
         for run, c in base.items():
             atomic_write_json(res / "test" / f"s{s}-{run}.json",
                               fake_result({i: c + 0.001 * s + 0.0005 * rng.random() for i in ids}))
+    atomic_write_json(res / "test-views3/s0-geogen.json", fake_result({i: 0.011 for i in ids}))
     atomic_write_json(res / "test/references/template-mean.json", fake_result({i: 0.015 for i in ids}))
     atomic_write_json(res / "test/references/oracle-nearest-train.json", fake_result({i: 0.005 for i in ids}))
     for run, c in {"geogen": 0.04, "surface": 0.05, "nodepth": 0.045, "eg3d": 0.03}.items():
@@ -100,6 +101,7 @@ def test_the_generated_page_pools_seeds_and_states_the_verdict(tmp_path):
     assert "| *oracle-nearest-train* (reference) |" in page
     assert "## Validation screen" in page and "| surface | 0.05 |" in page
     assert "geogen: Chamfer ∝ kimg^" in page and (tmp_path / "docs/results/budget-curve.png").is_file()
+    assert "| GeoGen | 6/6 | 0.011 [0.011, 0.011] |" in page.split("Multi-view track")[1]
     assert "None" not in page and "nan" not in page
 
 
