@@ -45,9 +45,11 @@ from .pipeline import Step, latest_kimg, run, run_when_ready
 SCREEN: dict[str, tuple[str, list[str]]] = {
     "base": ("geogen", []),
     "depth_grad=surface": ("surface", ["model.depth_loss_grad=surface"]),
+    "beta_lr=1e-2": ("betalr", ["loss.beta_lr=0.01"]),       # β is frozen before N: its lr acts from N on
 }
 # run folder → variant trained in it
-RUN_VARIANT = {"geogen": "geogen", "nodepth": "geogen-nodepth", "eg3d": "eg3d", "surface": "geogen"}
+RUN_VARIANT = {"geogen": "geogen", "nodepth": "geogen-nodepth", "eg3d": "eg3d", "surface": "geogen",
+               "betalr": "geogen"}
 
 
 @dataclass(frozen=True)
