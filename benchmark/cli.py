@@ -1,4 +1,7 @@
-"""`geogen-bench`: score meshes, run the inversion benchmark, build the leaderboard."""
+"""The benchmark's commands of ``geogen-bench``: score meshes, run the inversion benchmark, image
+and shape-distribution metrics, reference rows. The console command (geogen/cli/bench.py) adds
+the leaderboard stage's ``leaderboard`` and ``agreement`` (leaderboard/cli.py) in that order.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from typing import Optional
 
 import typer
 
-from geogen.common.cli import run_typer
 from geogen.common.errors import UserError
 from dataset.format import GT_FOLDERS
 
@@ -166,30 +168,6 @@ def images(model: Path = typer.Option(..., help="model file (geogen.pkl / snapsh
 
 
 @app.command()
-def leaderboard(results: Path = typer.Option(..., help="folder searched recursively for result JSON files"),
-                csv: Optional[Path] = typer.Option(None, help="write the leaderboard CSV here"),
-                md: Optional[Path] = typer.Option(None, help="write a Markdown leaderboard here"),
-                png: Optional[Path] = typer.Option(None, help="write a bar-chart PNG here"),
-                all_protocols: bool = typer.Option(False, help="also list older protocol versions (own groups)")) -> None:
-    """Build the leaderboard from result files (ranked within each dataset + protocol)."""
-    from leaderboard.build import load_board
-    from leaderboard.write import write_outputs
-
-    if not results.is_dir():
-        raise UserError(f"results folder {results} not found")
-    if not (csv or md or png):
-        raise UserError("nothing to write: pass --csv, --md and/or --png")
-    board = load_board(results, all_protocols=all_protocols)
-    for path, reason in board.skipped:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
-    if not board.entries and not board.shapes:
-        raise UserError(f"no usable result file in {results} (see the skipped reasons above)")
-    written = write_outputs(board, csv, md, png)
-    print(f"{len(board.entries)} rows in {len(board.groups())} group(s); {len(board.skipped)} file(s) skipped; "
-          f"wrote {', '.join(str(p) for p in written)}")
-
-
-@app.command()
 def baselines(data: Path = typer.Option(..., help="dataset folder (manifest.json with the reference and scored splits)"),
               out: Path = typer.Option(Path("results"), help="results folder: <name>.json (+ CSV, meshes) per baseline"),
               only: Optional[str] = typer.Option(None, help="comma-separated subset of: template-mean, "
@@ -274,26 +252,3 @@ def shapes(model: Path = typer.Option(..., help="model file (geogen.pkl / snapsh
         print(f"vs {split} ({r['n_reference']} shapes): COV {100 * r['cov']:.1f} %, MMD {r['mmd']:.4g}, "
               f"1-NNA {nna}{flag}")
     print(f"{doc['n_ok']}/{doc['n_samples']} sample meshes used → {out}")
-
-
-@app.command()
-def agreement(results: Path = typer.Option(..., help="folder searched recursively for result JSON files"),
-              metrics: str = typer.Option("chamfer_l1,fscore@0.01,fscore@0.02,hausdorff_95,normal_consistency",
-                                          help="comma-separated metrics to compare"),
-              out: Optional[Path] = typer.Option(None, help="also write the report as JSON here")) -> None:
-    """Does the pseudo-GT track rank methods like the exact one? Kendall's τ per metric (bootstrap
-    interval over identities) and each method's pseudo − exact difference (docs/benchmark.md)."""
-    from geogen.common.atomic import atomic_write_json
-
-    from .agreement import agreement_report, format_report
-
-    report = agreement_report(results, tuple(m.strip() for m in metrics.split(",") if m.strip()))
-    for path, reason in report["skipped"]:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
-    print(format_report(report))
-    if out is not None:
-        atomic_write_json(out, report)
-        print(f"→ {out}")
-
-def main() -> None:
-    run_typer(app, "geogen-bench")

@@ -21,8 +21,8 @@ import io
 from pathlib import Path
 
 from geogen.common.atomic import atomic_write_json, atomic_write_text
+from geogen.common.cells import safe_cell
 from geogen.common.errors import UserError
-from leaderboard.cells import safe_cell
 
 from .metrics import METRICS
 from .protocol import Protocol, score_track, track_key

@@ -21,10 +21,11 @@ import numpy as np
 import torch
 
 from benchmark.fit import FitConfig, fit_scene, load_identity, render_mesh_views
+from dataset import format as layout
 
 
 def dataset_head(folder: Path):
-    if not (folder / "manifest.json").exists():
+    if not (folder / layout.MANIFEST).exists():
         exe = Path(sys.executable).parent / "geogen-data"
         subprocess.run([str(exe), "build", "--preset", "tiny", "--identities", "1", "--no-pseudo-gt", "--out", str(folder),
                         "--no-progress"], check=True)

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dataset import format as layout
 import reconstruction  # noqa: F401  (loads Pillow before pycolmap)
 from reconstruction.config import ReconConfig, make_recon_config
 from reconstruction.pipeline import DepthMaps, ReconstructionFailure, estimate_maps, mesh_from_maps, reconstruct_scene
@@ -46,7 +47,7 @@ def dataset_scene(dataset: str, resolution: int) -> tuple[MVSScene, str]:
 
     root = Path(dataset)
     ident = _first_test_id(dataset)
-    scene = read_transforms(root / "identities" / ident / "transforms.json")
+    scene = read_transforms(root / layout.transforms(ident))
     views = []
     for v in scene.views:
         img = Image.fromarray(np.round(v.image * 255).astype(np.uint8)).resize((resolution, resolution), Image.BICUBIC)
@@ -103,7 +104,7 @@ def speed(args) -> None:
 
 
 def _first_test_id(dataset: str) -> str:
-    return json.loads((Path(dataset) / "manifest.json").read_text())["split"]["test"][0]
+    return json.loads((Path(dataset) / layout.MANIFEST).read_text())["split"]["test"][0]
 
 
 def _quality(root: Path, ident: str, result) -> dict:
@@ -113,7 +114,7 @@ def _quality(root: Path, ident: str, result) -> dict:
     from reconstruction.quality import mesh_quality
 
     pred = trimesh.Trimesh(result.vertices, result.faces, process=False)
-    return mesh_quality(pred, load_mesh(root / "meshes" / "gt" / f"{ident}.ply"), ident)
+    return mesh_quality(pred, load_mesh(root / layout.gt_mesh(ident)), ident)
 
 
 def _maps_path(folder: str, ident: str) -> Path:
@@ -145,7 +146,7 @@ def _load_maps(path: Path, scene: MVSScene, cfg: ReconConfig) -> tuple[DepthMaps
 
 def quality(args) -> None:
     root = Path(args.dataset)
-    split = json.loads((root / "manifest.json").read_text())["split"]
+    split = json.loads((root / layout.MANIFEST).read_text())["split"]
     ids = args.ids.split(",") if args.ids else list(split[args.split])
     if args.limit:
         ids = ids[:args.limit]
@@ -156,7 +157,7 @@ def quality(args) -> None:
     print(f"{'id':>8} " + " ".join(f"{c:>7}" for c in cols), flush=True)
     rows = []
     for ident in ids:
-        scene = read_transforms(root / "identities" / ident / "transforms.json", use_masks=cfg.use_masks, root=root)
+        scene = read_transforms(root / layout.transforms(ident), use_masks=cfg.use_masks, root=root)
         scene.bounds = DEFAULT_BOUNDS
         timings, stats = {}, {"notes": [], "warnings": []}
         t0 = time.perf_counter()

@@ -10,9 +10,12 @@ Resumable and deterministic:
   when every identity of the config is present (a shard alone writes a partial manifest under
   ``shards/``; ``geogen-data merge`` assembles the final one).
 
-Hook for later stages: :data:`POST_STEPS` holds named steps ``fn(root, manifest)`` run after
-the manifest is written when ``config.post_steps`` names them (e.g. a pseudo-GT step that the
-reconstruction stage registers).
+Hook for later stages: :data:`POST_STEPS` holds named steps ``fn(root, manifest, **options)``
+that a later stage registers (the reconstruction stage's ``"pseudo-gt"``,
+reconstruction/dataset_step.py). They run after the manifest is written: those
+``config.post_steps`` names at the end of :func:`finalize`, and the one ``geogen-data build``
+asks for by :func:`run_post_step` once the dataset is complete. This module never imports a
+later stage.
 """
 
 from __future__ import annotations
@@ -51,7 +54,13 @@ from .writers.nerf import write_transforms
 
 RENDER_KEY = 3  # rng_for(seed, identity, RENDER_KEY): shadow/AO ray sampling
 
-POST_STEPS: Registry[Callable[[Path, dict], None]] = Registry("post-build step")
+POST_STEPS: Registry[Callable[..., None]] = Registry("post-build step")
+
+
+def run_post_step(name: str, root: str | os.PathLike, **options) -> None:
+    """Run registered post-build step ``name`` on the complete dataset at ``root``."""
+    root = Path(root)
+    POST_STEPS.get(name)(root, layout.read_manifest(root), **options)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""``geogen-data``: build, validate, preview and merge synthetic head datasets.
+"""The dataset stage's commands of ``geogen-data``: build, validate, preview and merge synthetic
+head datasets. The console command (geogen/cli/data.py) adds the reconstruction stage's
+``pseudo-gt`` command and registers the post-build step ``build`` runs for the pseudo-GT.
 
 Bad arguments end with one line ``error: ...`` and exit code 2 (never a traceback).
 """
@@ -11,8 +13,11 @@ from typing import Optional
 
 import typer
 
-from geogen.common.cli import run_typer
 from geogen.common.errors import UserError
+
+from .format import PREVIEW_DIR, PSEUDO_GT_DIR
+
+PSEUDO_GT_STEP = "pseudo-gt"  # the post-build step (dataset.build.POST_STEPS) that --pseudo-gt runs
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Synthetic 360-degree head dataset: build, validate, preview, merge shards.")
@@ -42,7 +47,7 @@ def build(
     zip_: bool = typer.Option(False, "--zip", help="Also write EG3D's zip layout (eg3d.zip, training split)."),
     progress: bool = typer.Option(True, help="Show a progress bar with ETA."),
     pseudo_gt: bool = typer.Option(True, help="Then reconstruct pseudo-GT meshes (multi-view stereo + Poisson) "
-                                              "into meshes/pseudo_gt/ with a quality report (resumable)."),
+                                              f"into {PSEUDO_GT_DIR}/ with a quality report (resumable)."),
     pseudo_gt_all: bool = typer.Option(False, help="Pseudo-GT for every identity, not only the test split."),
     pseudo_gt_preset: Optional[str] = typer.Option(None, help="Reconstruction preset (default: the dataset's "
                                                               "preset; see docs/reconstruction.md)."),
@@ -58,7 +63,7 @@ def build(
     """
     from geogen.common.executor import ExecutorConfig, executor_session
 
-    from .build import BuildOptions, parse_shard
+    from .build import POST_STEPS, BuildOptions, parse_shard
     from .config import make_config
 
     config = make_config(preset, identities=identities, views=views, resolution=resolution, seed=seed,
@@ -73,6 +78,9 @@ def build(
         if not recon_views:
             raise UserError("--recon-resolution needs --recon-views N (the number of extra views to render)")
         recon_config(config, recon_views, recon_resolution)
+    if pseudo_gt and PSEUDO_GT_STEP not in POST_STEPS:
+        raise UserError(f"no post-build step {PSEUDO_GT_STEP!r} is registered (the console command geogen-data "
+                        "registers the reconstruction stage's); pass --no-pseudo-gt or run geogen-data")
     with executor_session(ExecutorConfig(kind=executor, workers=workers, ray_address=ray_address, progress=False)):
         _build_and_reconstruct(config, out, options, pseudo_gt, pseudo_gt_all, pseudo_gt_preset, recon_views,
                                recon_resolution)
@@ -80,8 +88,8 @@ def build(
 
 def _build_and_reconstruct(config, out: Path, options, pseudo_gt: bool, pseudo_gt_all: bool,
                            pseudo_gt_preset: Optional[str], recon_views: int, recon_resolution: Optional[int]) -> None:
-    """The build, then (unless --no-pseudo-gt, once the dataset is complete) its pseudo-GT step."""
-    from .build import build_dataset
+    """The build, then (unless --no-pseudo-gt, once the dataset is complete) its pseudo-GT post-step."""
+    from .build import build_dataset, run_post_step
 
     start = time.perf_counter()
     try:
@@ -97,13 +105,10 @@ def _build_and_reconstruct(config, out: Path, options, pseudo_gt: bool, pseudo_g
     if summary.complete:
         typer.echo(f"{msg}; dataset ready: {out} (check it with: geogen-data validate {out})")
         if pseudo_gt:
-            from reconstruction.cli import dataset as reconstruct_dataset
-
-            reconstruct_dataset(out, all_ids=pseudo_gt_all, ids=None, preset=pseudo_gt_preset or config.preset,
-                                overwrite=False, report=True, threads=1, device=None, recon_views=recon_views,
-                                recon_resolution=recon_resolution, executor=options.executor,
-                                ray_address=options.ray_address,
-                                workers=options.workers if options.executor == "ray" else 1)
+            run_post_step(PSEUDO_GT_STEP, out, all_ids=pseudo_gt_all, preset=pseudo_gt_preset or config.preset,
+                          recon_views=recon_views, recon_resolution=recon_resolution, executor=options.executor,
+                          ray_address=options.ray_address,
+                          workers=options.workers if options.executor == "ray" else 1)
     else:
         typer.echo(f"{msg}; shard {options.shard[0]}/{options.shard[1]} done. When every shard is built, run: "
                    f"geogen-data merge {out} --from <other shard folders>")
@@ -136,8 +141,8 @@ def preview(
     """Write a contact sheet (identities x views) and a turntable GIF of one identity."""
     from .preview import contact_sheet, turntable
 
-    out = out or root / "preview" / "contact_sheet.png"
-    gif = gif or root / "preview" / "turntable.gif"
+    out = out or root / PREVIEW_DIR / "contact_sheet.png"
+    gif = gif or root / PREVIEW_DIR / "turntable.gif"
     if identities < 1:
         raise UserError(f"--identities must be >= 1 (got {identities})")
     typer.echo(f"contact sheet: {contact_sheet(root, out, identities)}")
@@ -155,24 +160,3 @@ def merge(
 
     config = merge_shards(root, sources, zip_)
     typer.echo(f"merged {config.identities} identities into {root}; check it with: geogen-data validate {root}")
-
-
-def _register_pseudo_gt() -> None:
-    """``geogen-data pseudo-gt`` is the reconstruction stage's ``geogen-recon dataset`` command."""
-    from reconstruction.cli import dataset as reconstruct_dataset
-
-    app.command("pseudo-gt", help="Pseudo-GT meshes from the images alone (multi-view stereo + screened Poisson) "
-                                  "for the test split (--all: every identity), with a quality report vs the exact "
-                                  "GT; resumable.")(reconstruct_dataset)
-
-
-_register_pseudo_gt()
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point: usage errors become one line too (exit 2)."""
-    run_typer(app, "geogen-data", argv)
-
-
-if __name__ == "__main__":
-    main()

@@ -13,8 +13,7 @@ import math
 from pathlib import Path
 
 from benchmark.shapes import SHAPES_SCHEMA, SHAPES_SCHEMA_VERSION
-
-from .cells import safe_cell
+from geogen.common.cells import safe_cell
 
 COLUMNS = ("method", "dataset", "dataset_sha256", "protocol", "sampling", "split", "n_samples", "n_reference", "n",
            "cov", "mmd", "1-nna", "memorisation", "source")

@@ -8,11 +8,11 @@ import textwrap
 from pathlib import Path
 
 from geogen.common.atomic import atomic_path, atomic_write_text
+from geogen.common.cells import safe_cell
 
 from .build import Board
 from .reference import TEMPLATE, display_groups, gain_lines, gain_over_template, template_for
 from .shapes import shapes_csv, shapes_csv_path, shapes_markdown
-from .cells import safe_cell
 
 ARROW = {True: "↑", False: "↓"}
 

@@ -95,20 +95,13 @@ def dataset(
     workers: int = typer.Option(1, help="Local worker processes, or CPUs of a local Ray cluster."),
 ) -> None:
     """Write D/meshes/pseudo_gt/<id>.ply (resumable) and the quality report against the exact GT."""
-    from geogen.common.executor import ExecutorConfig
+    from .pseudo_gt import run_dataset
 
-    from .config import make_recon_config
-    from .pseudo_gt import build_for_dataset
-
-    if not (dataset_dir / "manifest.json").is_file():
-        raise UserError(f"{dataset_dir} has no manifest.json; build it with geogen-data build first")
-    cfg = make_recon_config(preset, num_threads=threads, device=device)
     id_list = [i.strip() for i in ids.split(",") if i.strip()] if ids else None
-    summary = build_for_dataset(dataset_dir, ids=id_list, all_ids=all_ids, config=cfg, overwrite=overwrite,
-                                report=report, log=lambda m: typer.echo(m, err=True), recon_views=recon_views,
-                                recon_resolution=recon_resolution,
-                                executor=ExecutorConfig(kind=executor, workers=workers, ray_address=ray_address,
-                                                        progress=False))
+    summary = run_dataset(dataset_dir, all_ids=all_ids, ids=id_list, preset=preset, overwrite=overwrite, report=report,
+                          threads=threads, device=device, recon_views=recon_views, recon_resolution=recon_resolution,
+                          executor=executor, ray_address=ray_address, workers=workers,
+                          log=lambda m: typer.echo(m, err=True))
     typer.echo(json.dumps(summary, indent=2))
 
 

@@ -175,6 +175,21 @@ def build_for_dataset(dataset_dir: str | os.PathLike, ids=None, all_ids: bool = 
     return write_quality_report(root, ids, log=log)
 
 
+def run_dataset(dataset_dir: Path, *, all_ids: bool = False, ids: list[str] | None = None, preset: str = "tiny",
+                overwrite: bool = False, report: bool = True, threads: int = 1, device: str | None = None,
+                recon_views: int = 0, recon_resolution: int | None = None, executor: str = "local",
+                ray_address: str | None = None, workers: int = 1, log=print) -> dict:
+    """``geogen-recon dataset`` / ``geogen-data pseudo-gt`` and the build's post-step: check the
+    folder is a finished dataset, make the preset's config, run :func:`build_for_dataset`."""
+    if not (Path(dataset_dir) / layout.MANIFEST).is_file():
+        raise UserError(f"{dataset_dir} has no {layout.MANIFEST}; build it with geogen-data build first")
+    cfg = make_recon_config(preset, num_threads=threads, device=device)
+    return build_for_dataset(dataset_dir, ids=ids, all_ids=all_ids, config=cfg, overwrite=overwrite, report=report,
+                             log=log, recon_views=recon_views, recon_resolution=recon_resolution,
+                             executor=ExecutorConfig(kind=executor, workers=workers, ray_address=ray_address,
+                                                     progress=False))
+
+
 def _reconstruct_task(root: str, cfg: ReconConfig, paths: dict[str, tuple[str, str]], ident: str) -> dict:
     """One executor task: reconstruct ``ident`` (its mesh is written here, its record by the caller)."""
     mesh_path, transforms = paths[ident]

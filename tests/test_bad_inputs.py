@@ -62,7 +62,7 @@ def test_inside_dataset_refuses_parent_absolute_and_symlinked_paths(tmp_path):
 # --- geogen-data build --out ------------------------------------------------------------------
 
 def data_cli(*args):
-    from dataset.cli import main
+    from geogen.cli.data import main
 
     return call_main(main, "geogen-data", *args)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.stats import kendalltau
 
-from benchmark.agreement import agreement_report, kendall_tau_b, protocol_without_gt
-from benchmark.cli import main
+from leaderboard.agreement import agreement_report, kendall_tau_b, protocol_without_gt
+from geogen.cli.bench import main
 from benchmark.metrics import METRICS
 from benchmark.protocol import Protocol, score_track
 from benchmark.results import build_result

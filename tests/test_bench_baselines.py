@@ -26,7 +26,7 @@ def sphere(radius, centre=(0.0, 0.0, 0.0), subdivisions=4):
 
 
 def bench(*args):
-    from benchmark.cli import main
+    from geogen.cli.bench import main
 
     return call_main(main, "geogen-bench", *args)
 

@@ -10,7 +10,7 @@ from cli_helpers import call_main
 from typer.testing import CliRunner
 
 from benchmark.adapters import DummySphereAdapter, load_adapter, save_dummy_model
-from benchmark.cli import app
+from geogen.cli.bench import app
 from benchmark.protocol import Protocol
 from benchmark.pti import PTI_PRESETS
 from benchmark.results import check_result
@@ -80,7 +80,7 @@ def test_view_choice_is_seeded_and_distinct():
 
 def bench(*args):
     """Run geogen-bench in-process: (exit code, stdout, stderr)."""
-    from benchmark.cli import main
+    from geogen.cli.bench import main
 
     return call_main(main, "geogen-bench", *args)
 

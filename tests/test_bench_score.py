@@ -29,7 +29,7 @@ def toy(tmp_path_factory):
 
 def bench(*args):
     """Run geogen-bench in-process: (exit code, stdout, stderr)."""
-    from benchmark.cli import main
+    from geogen.cli.bench import main
 
     return call_main(main, "geogen-bench", *args)
 
@@ -167,7 +167,7 @@ def replace_gt(protocol, gt):
 
 def test_console_script_exits_2_with_one_line(tmp_path):
     """The installed entry point itself (a real process) maps UserError to exit code 2."""
-    p = subprocess.run([sys.executable, "-c", "from benchmark.cli import main; main()", "score", "--meshes",
+    p = subprocess.run([sys.executable, "-c", "from geogen.cli.bench import main; main()", "score", "--meshes",
                         str(tmp_path), "--data", str(tmp_path / "nope"), "--method", "x"],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and p.stderr.startswith("error: ") and p.stderr.count("\n") == 1

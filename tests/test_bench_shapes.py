@@ -120,7 +120,7 @@ def tiny_model(tmp_path_factory):
 
 
 def bench(*args):
-    from benchmark.cli import main
+    from geogen.cli.bench import main
 
     return call_main(main, "geogen-bench", *args)
 

@@ -252,7 +252,7 @@ def test_parse_shard_and_foreign_folder_errors(built):
 ])
 def test_cli_bad_arguments_exit_2_with_one_line(tmp_path, args, needle):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    res = subprocess.run([sys.executable, "-c", "from dataset.cli import main; main()", *argv],
+    res = subprocess.run([sys.executable, "-c", "from geogen.cli.data import main; main()", *argv],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
@@ -260,13 +260,13 @@ def test_cli_bad_arguments_exit_2_with_one_line(tmp_path, args, needle):
 
 
 def test_cli_validate_exit_codes(built, tmp_path):
-    ok = subprocess.run([sys.executable, "-c", "from dataset.cli import main; main()", "validate", str(built)],
+    ok = subprocess.run([sys.executable, "-c", "from geogen.cli.data import main; main()", "validate", str(built)],
                         capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     bad = tmp_path / "bad"
     shutil.copytree(built, bad)
     (bad / layout.normals(0, 0)).unlink()
-    res = subprocess.run([sys.executable, "-c", "from dataset.cli import main; main()", "validate", str(bad)],
+    res = subprocess.run([sys.executable, "-c", "from geogen.cli.data import main; main()", "validate", str(bad)],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 1 and "missing" in res.stdout
 

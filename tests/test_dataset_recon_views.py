@@ -160,7 +160,7 @@ def test_bad_recon_view_options_are_one_line_errors(plain, tmp_path):
         render_recon_views(plain, CFG, [0], 2, 64)
     with pytest.raises(UserError, match="--recon-resolution needs --recon-views"):
         pseudo_gt.build_for_dataset(plain, recon_resolution=64, report=False)
-    res = subprocess.run([sys.executable, "-c", "from dataset.cli import main; main()", "build", "--out",
+    res = subprocess.run([sys.executable, "-c", "from geogen.cli.data import main; main()", "build", "--out",
                           str(tmp_path / "x"), "--recon-views", "3"], capture_output=True, text=True, timeout=60)
     lines = res.stderr.strip().splitlines()
     assert res.returncode == 2 and len(lines) == 1 and "--recon-views" in lines[0], res.stderr

@@ -178,8 +178,8 @@ def test_benchmark_of_two_identities_on_ray(cluster, toy, tmp_path):
 def test_cli_help_documents_the_executor():
     from typer.testing import CliRunner
 
-    from benchmark.cli import app as bench
-    from dataset.cli import app as data
+    from geogen.cli.bench import app as bench
+    from geogen.cli.data import app as data
 
     for app, cmd in ((data, ["build"]), (bench, ["run"]), (bench, ["score"]), (bench, ["baselines"])):
         text = " ".join(CliRunner().invoke(app, [*cmd, "--help"], terminal_width=200).output.split())
@@ -189,7 +189,7 @@ def test_cli_help_documents_the_executor():
 def test_bad_executor_options_are_one_line_errors(tmp_path):
     from cli_helpers import call_main
 
-    from dataset.cli import main as data_main
+    from geogen.cli.data import main as data_main
 
     for args, expect in ((["--executor", "dask"], "error: --executor must be one of local, ray (got 'dask')"),
                          (["--ray-address", "auto"], "error: --ray-address needs --executor ray")):

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from benchmark.cli import app
+from geogen.cli.bench import app
 from benchmark.metrics import METRICS
 from benchmark.protocol import Protocol
 from benchmark.results import build_result
 from geogen.common.atomic import atomic_write_json
 from leaderboard.build import load_board
-from leaderboard.cells import safe_cell
+from geogen.common.cells import safe_cell
 from leaderboard.write import leaderboard_csv, leaderboard_markdown, leaderboard_png
 
 

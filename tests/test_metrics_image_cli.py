@@ -6,7 +6,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from benchmark.cli import app
+from geogen.cli.bench import app
 from dataset.format import Dataset
 from benchmark.inception import random_inception_weights
 from benchmark.toydata import write_toy_dataset
@@ -85,7 +85,7 @@ def test_without_weights_fid_kid_are_unavailable(toy, model, weights, tmp_path, 
 
 def cli(*args):
     """geogen-bench images in-process: (exit code, stdout + stderr)."""
-    from benchmark.cli import main
+    from geogen.cli.bench import main
 
     r = call_main(main, "geogen-bench", "images", *args, "--device", "cpu", "--no-progress")
     return r.returncode, r.stdout + r.stderr

@@ -22,10 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.metrics import METRICS
+from benchmark.stats import RESAMPLES, SEED, mean_ci95
 from geogen.common.errors import UserError
-
-from .metrics import METRICS
-from .stats import RESAMPLES, SEED, mean_ci95
 
 DEFAULT_METRICS = ("chamfer_l1", "fscore@0.01", "fscore@0.02", "hausdorff_95", "normal_consistency")
 TRACKS = ("exact", "pseudo")
@@ -142,7 +141,7 @@ def _none_if_nan(v: float) -> float | None:
 
 def agreement_report(results_dir: Path, metrics=DEFAULT_METRICS, resamples: int = RESAMPLES) -> dict:
     """Every table of ``results_dir`` with rows on both tracks → per-metric agreement."""
-    from leaderboard.build import load_board
+    from .build import load_board
 
     if not Path(results_dir).is_dir():
         raise UserError(f"results folder {results_dir} not found")
