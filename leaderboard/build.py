@@ -15,7 +15,7 @@ from pathlib import Path
 
 from benchmark.metrics import METRICS
 from benchmark.protocol import PROTOCOL_VERSION
-from benchmark.results import RESULT_SCHEMA_VERSION, SAMPLE_SCHEMA, check_result, metric_range
+from benchmark.results import RESULT_SCHEMA_VERSION, SAMPLE_SCHEMA, BenchResult, ResultError, metric_range
 from benchmark.stats import MIN_N
 
 from .reference import reference_fields
@@ -92,9 +92,9 @@ def _number(v) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
-def _entry(path: Path, doc: dict) -> Entry:
+def _entry(path: Path, result: BenchResult) -> Entry:
     means, ci = {}, {}
-    for name, s in doc["summary"].items():
+    for name, s in result.summary.items():
         means[name] = _number(s.get("mean"))
         lo, hi = _number(s.get("ci95_low")), _number(s.get("ci95_high"))
         n = s.get("n")
@@ -104,19 +104,19 @@ def _entry(path: Path, doc: dict) -> Entry:
         if lo is not None and hi is not None and isinstance(n, int) and n >= MIN_N:
             r = metric_range(name) or (-math.inf, math.inf)
             ci[name] = (min(max(lo, r[0]), r[1]), min(max(hi, r[0]), r[1]))
-    ds = doc["dataset"]
+    ds = result.dataset
     n_test = ds.get("n_test")
-    track = doc.get("track")
+    track = result.track
     split = ds.get("split", "test")
     name = str(ds.get("name", "?")) + ("" if split == "test" else f" [{split} split]")  # never ranked with test
-    return Entry(path=path, method=doc["method"]["name"], dataset=name,
-                 dataset_sha256=str(ds.get("manifest_sha256", "?")), protocol_key=doc["protocol"]["key"],
-                 protocol_version=doc["protocol"]["version"],
-                 created=str(doc.get("provenance", {}).get("created_utc", "")),
-                 n_ok=int(doc.get("n_ok", 0)), n_samples=int(doc.get("n_samples", 0)), means=means, ci=ci,
+    return Entry(path=path, method=result.method["name"], dataset=name,
+                 dataset_sha256=str(ds.get("manifest_sha256", "?")), protocol_key=result.protocol["key"],
+                 protocol_version=result.protocol["version"],
+                 created=str(result.provenance.get("created_utc", "")),
+                 n_ok=int(result.n_ok), n_samples=int(result.n_samples), means=means, ci=ci,
                  track_key=str(track["key"]) if isinstance(track, dict) and "key" in track else "?",
                  n_test=n_test if isinstance(n_test, int) and not isinstance(n_test, bool) else None,
-                 schema_version=int(doc["schema_version"]), **reference_fields(doc))
+                 schema_version=int(result.schema_version), **reference_fields(result.to_dict()))
 
 
 def load_board(results_dir: Path, all_protocols: bool = False) -> Board:
@@ -140,19 +140,21 @@ def load_board(results_dir: Path, all_protocols: bool = False) -> Board:
         if isinstance(doc, dict) and doc.get("schema") == SHAPES_SCHEMA:
             shape_docs.append((path, doc))  # shape-distribution metrics: their own section
             continue
-        reason = check_result(doc)
-        if reason is None and doc["protocol"]["version"] != PROTOCOL_VERSION and not all_protocols:
-            reason = (f"protocol {doc['protocol']['version']!r} is not the current {PROTOCOL_VERSION!r}; "
-                      "rescore it (or pass --all-protocols to list it in its own group)")
-        if reason is not None:
-            skipped.append((path, reason))
+        try:
+            result = BenchResult.from_dict(doc)
+        except ResultError as exc:
+            skipped.append((path, str(exc)))
+            continue
+        if result.protocol["version"] != PROTOCOL_VERSION and not all_protocols:
+            skipped.append((path, f"protocol {result.protocol['version']!r} is not the current {PROTOCOL_VERSION!r}; "
+                                  "rescore it (or pass --all-protocols to list it in its own group)"))
             continue
         try:
-            entry = _entry(path, doc)
+            entry = _entry(path, result)
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             skipped.append((path, f"malformed field ({type(exc).__name__}: {exc})"))
             continue
-        for name, desc in doc["metrics"].items():
+        for name, desc in result.metrics.items():
             if isinstance(desc, dict) and isinstance(desc.get("higher_is_better"), bool):
                 declared.setdefault(name, set()).add(desc["higher_is_better"])
         entries.append(entry)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from benchmark.results import as_result_dict
 from benchmark.stats import mean_ci95
 from geogen.common.atomic import atomic_path, atomic_write_json, atomic_write_text
 
@@ -36,8 +37,10 @@ RESAMPLES, SEED = 10_000, 0
 
 
 def load(path: Path) -> dict | None:
+    """A JSON file (None if missing or unreadable); result files go through benchmark.results.BenchResult
+    (an older schema version migrated to the current layout)."""
     try:
-        return json.loads(path.read_text())
+        return as_result_dict(json.loads(path.read_text()))
     except (OSError, ValueError):
         return None
 
