@@ -144,6 +144,7 @@ def test_the_choice_is_the_lowest_validation_chamfer_and_is_kept(tmp_path):
     st = Study(EXPERIMENTS["tiny"], tmp_path, tmp_path / "data", threads=1)
     atomic_write_json(st.result("val", 0, "geogen"), fake_result({"1": 0.05}))
     atomic_write_json(st.result("val", 0, "surface"), fake_result({"1": 0.04}))
+    atomic_write_json(st.result("val", 0, "betalr"), fake_result({"1": 0.06}))
     choice = st.choose()
     assert choice["setting"] == "depth_grad=surface" and choice["run"] == "surface"
     atomic_write_json(st.result("val", 0, "geogen"), fake_result({"1": 0.01}))
