@@ -188,43 +188,93 @@ def _known(graph: Graph, name: str) -> str | None:
 
 
 def draw(graph: Graph, path: str | Path) -> Path:
-    """Draw the unit graph, one row per layer (lowest at the bottom), as a PNG at ``path``."""
+    """Draw the layers and the real import graph as a PNG at ``path``.
+
+    Left: the layer stack (lowest at the bottom), each unit with the folders it holds. Right: the
+    import matrix read from the source: row = importing unit, column = imported unit, number =
+    import statements. Units are in layer order on both axes, so an allowed import lies below the
+    diagonal blocks (grey: same layer); a cell on or above them (red) is a violation, and so is an
+    import into a hatched cell (:data:`FORBIDDEN`).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    from matplotlib.patches import FancyBboxPatch, Rectangle
 
     edges = graph.unit_edges()
-    used = {u for e in edges for u in e} | {graph.unit_of(m) for m in graph.modules}
-    pos: dict[str, tuple[float, float]] = {}
-    rows = [(name, [u for u in units if u in used]) for name, units in LAYERS]
-    width = max(len(units) for _, units in rows)
-    for y, (_, units) in enumerate(rows):
-        for i, unit in enumerate(units):
-            pos[unit] = ((i + 0.5) * width / len(units), 1.6 * y)
-    fig, ax = plt.subplots(figsize=(2.6 * width + 2.6, 1.0 * len(rows) + 1.0), dpi=110)
-    for y, (name, _) in enumerate(rows):
-        ax.text(-0.25, 1.6 * y, name, ha="right", va="center", fontsize=10, color="#555555", style="italic")
-    for (a, b), why in sorted(edges.items()):
-        (x0, y0), (x1, y1) = pos[a], pos[b]
-        bend = 0.0 if abs(y0 - y1) <= 1.6 else (0.18 if x1 >= x0 else -0.18)
-        ax.add_patch(FancyArrowPatch((x0, y0 - 0.28), (x1, y1 + 0.28), arrowstyle="-|>", mutation_scale=11,
-                                     lw=0.6 + 0.25 * min(len(why), 8), color="#4a6fa5", alpha=0.55,
-                                     connectionstyle=f"arc3,rad={bend}"))
-    for unit, (x, y) in pos.items():
-        ax.add_patch(FancyBboxPatch((x - 0.95, y - 0.27), 1.9, 0.54, boxstyle="round,pad=0.02",
-                                    fc="#f4f1e8", ec="#333333", lw=1.0))
-        ax.text(x, y, unit, ha="center", va="center", fontsize=9.5, family="monospace")
-    ax.set_xlim(-3.3, width + 0.2)
-    ax.set_ylim(-0.6, 1.6 * (len(rows) - 1) + 0.6)
-    ax.axis("off")
-    ax.set_title("Imports between units (arrow: imports; drawn from the source by geogen/common/importgraph.py)",
-                 fontsize=10)
+    rank = layer_rank()
+    units = [u for _, us in LAYERS for u in us]
+    n = len(units)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 7.2), dpi=110, gridspec_kw={"width_ratios": [1.05, 1]})
+
+    # left: the stack of layers
+    dy, half_h = 1.0, 0.36
+    for y, (name, us) in enumerate(LAYERS):
+        left.text(-0.15, y * dy, name, ha="right", va="center", fontsize=10, color="#555555", style="italic")
+        width = 4.2 / len(us)
+        for i, unit in enumerate(us):
+            x = i * width
+            left.add_patch(FancyBboxPatch((x + 0.05, y * dy - half_h), width - 0.1, 2 * half_h,
+                                          boxstyle="round,pad=0.02", fc="#f4f1e8", ec="#333333", lw=1.0))
+            folders = _folders(unit)
+            left.text(x + width / 2, y * dy + 0.1, unit, ha="center", va="center", fontsize=10, weight="bold")
+            left.text(x + width / 2, y * dy - 0.16, folders, ha="center", va="center", fontsize=6.5,
+                      family="monospace", color="#333333", wrap=True)
+    left.annotate("", xy=(4.45, -0.3), xytext=(4.45, (len(LAYERS) - 1) * dy + 0.3),
+                  arrowprops={"arrowstyle": "-|>", "color": "#4a6fa5", "lw": 2})
+    left.text(4.6, (len(LAYERS) - 1) * dy / 2, "a unit imports only units below its layer", rotation=270,
+              va="center", ha="left", fontsize=9, color="#4a6fa5")
+    left.set_xlim(-2.6, 5.0)
+    left.set_ylim(-0.6, (len(LAYERS) - 1) * dy + 0.6)
+    left.axis("off")
+    left.set_title("Layers, lowest first (geogen/common/importgraph.py: LAYERS)", fontsize=10)
+
+    # right: the import matrix
+    for i, a in enumerate(units):
+        for j, b in enumerate(units):
+            y = n - 1 - i
+            count = len(edges.get((a, b), []))
+            bad = count and rank[b] >= rank[a]
+            if i == j or rank[a] == rank[b]:
+                right.add_patch(Rectangle((j, y), 1, 1, fc="#e6e6e6", ec="white"))
+            elif b in FORBIDDEN.get(a, ()):
+                right.add_patch(Rectangle((j, y), 1, 1, fc="none", ec="#d9534f", hatch="///", lw=0, alpha=0.5))
+            if count:
+                right.add_patch(Rectangle((j, y), 1, 1, fc="#d9534f" if bad else "#4a6fa5",
+                                          alpha=0.25 + 0.6 * min(count, 20) / 20, ec="white"))
+                right.text(j + 0.5, y + 0.5, str(count), ha="center", va="center", fontsize=8)
+    right.set_xlim(0, n)
+    right.set_ylim(0, n)
+    right.set_xticks([j + 0.5 for j in range(n)], units, rotation=60, ha="right", fontsize=9)
+    right.set_yticks([n - 0.5 - i for i in range(n)], units, fontsize=9)
+    right.set_aspect("equal")
+    right.tick_params(length=0)
+    for spine in right.spines.values():
+        spine.set_visible(False)
+    right.set_xlabel("imported unit", fontsize=9)
+    right.set_ylabel("importing unit", fontsize=9)
+    bad = len(graph.violations())
+    right.set_title(f"Imports read from the source: {len(graph.modules)} modules, "
+                    f"{sum(map(len, edges.values()))} cross-unit imports, {bad} against the order", fontsize=10)
     path = Path(path)
+    fig.tight_layout()
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def _folders(unit: str) -> str:
+    """The source a unit holds, e.g. ``benchmark/{metrics,geometry}.py`` or ``dataset/ (rest)``."""
+    prefixes = UNITS[unit]
+    if all("." in p for p in prefixes) and len({p.split(".")[0] for p in prefixes}) == 1 and len(prefixes) > 1:
+        pkg = prefixes[0].split(".")[0]
+        return f"{pkg}/{{{','.join(p.split('.', 1)[1] for p in prefixes)}}}.py"
+    out = []
+    for p in prefixes:
+        inner = any(q.startswith(p + ".") for other in UNITS.values() for q in other)
+        out.append(p.replace(".", "/") + "/" + (" (rest)" if inner else ""))
+    return ", ".join(out)
 
 
 def main(argv: list[str] | None = None) -> None:
