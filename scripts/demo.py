@@ -1,10 +1,12 @@
 """`make demo`: the whole GeoGen pipeline end to end on the tiny preset (a smoke run, ~20 min on 2 cores).
 
-tiny dataset → validate → preview → train geogen, geogen-nodepth and eg3d briefly →
-geogen-bench run for each → reference rows (geogen-bench baselines) → shape-distribution metrics
-(geogen-bench shapes) for each → leaderboard CSV, Markdown and PNG. Every step resumes: re-running
-the command skips what is already done. Numbers from such short training are a smoke run,
-not results (see docs/results.md for the longer reproduction).
+tiny dataset (54 identities: the build the shipped models were trained on, so its test split is
+held out from them) → validate → preview → train geogen, geogen-nodepth and eg3d briefly →
+geogen-bench run for each, and for the shipped 15-kimg models in models/tiny/ → reference rows
+(geogen-bench baselines) → shape-distribution metrics (geogen-bench shapes) for each smoke model →
+leaderboard CSV, Markdown and PNG. Every step resumes: re-running the command skips what is
+already done. Numbers from the short smoke training are a smoke run, not results; the shipped
+models' rows are real (on --limit test identities; docs/results.md has all of them, 3 seeds).
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ import time
 from pathlib import Path
 
 from .pipeline import VARIANTS, run
+
+# models/tiny/*.pkl were trained on the 38 training identities of this build (`geogen-data build
+# --preset tiny --identities 54 --seed 0`); the demo builds the same identities and splits
+SHIPPED = Path(__file__).resolve().parent.parent / "models" / "tiny"
+SHIPPED_BUILD_IDENTITIES = "54"
 
 
 def main() -> None:
@@ -32,7 +39,8 @@ def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     t0 = time.time()
 
-    run("dataset", "geogen-data", "build", "--preset", "tiny", "--out", str(data))
+    run("dataset", "geogen-data", "build", "--preset", "tiny", "--identities", SHIPPED_BUILD_IDENTITIES,
+        "--out", str(data))
     run("validate", "geogen-data", "validate", str(data))
     run("preview", "geogen-data", "preview", str(data), "--out", str(out / "contact_sheet.png"),
         "--gif", str(out / "turntable.gif"))
@@ -48,6 +56,14 @@ def main() -> None:
         run(f"benchmark {variant}", "geogen-bench", "run", "--model", str(runs / variant / "geogen.pkl"),
             "--data", str(data), "--preset", "tiny", "--limit", args.limit, "--method", f"{variant} (smoke run)",
             "--threads", "1", "--out", str(results / f"{variant}.json"))
+    # the shipped models (scripts.reproduce, seed 0): real numbers beside the smoke runs
+    shipped = sorted(SHIPPED.glob("*.pkl"))
+    if not shipped:
+        print(f"== shipped models: none in {SHIPPED} (a checkout without them); skipping their rows", flush=True)
+    for model in shipped:
+        run(f"benchmark shipped {model.stem}", "geogen-bench", "run", "--model", str(model), "--data", str(data),
+            "--preset", "tiny", "--limit", args.limit, "--method", f"{model.stem} (shipped, 15 kimg, seed 0)",
+            "--threads", "1", "--out", str(results / f"shipped-{model.stem}.json"))
     # reference rows (mean training shape, nearest training GT, another identity's GT): what a number means
     run("reference rows", "geogen-bench", "baselines", "--data", str(data), "--out", str(results))
     for variant in VARIANTS:
