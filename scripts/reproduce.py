@@ -264,9 +264,9 @@ def plan(st: Study) -> list[Step]:
     for folder in [SCREEN[n][0] for n in cfg.screen] + ["nodepth", "eg3d"]:
         steps.append(bench(0, folder, "val", st.result("val", 0, folder), f"{folder} (seed 0, val)"))
     steps.append(refs("val"))
-    # the other seeds: nodepth and eg3d need no choice; geogen waits for it
+    # the other seeds: nodepth needs no choice; geogen waits for it and goes before the long eg3d
+    # runs, which fill the cores until the screen has decided
     steps += [train(s, "nodepth", K, branch=True, ready=at_switch(s)) for s in others]
-    steps += [train(s, "eg3d", K) for s in others]
 
     def chosen_train(seed):
         def argv():
@@ -276,6 +276,7 @@ def plan(st: Study) -> list[Step]:
         return Step(f"train s{seed}/<chosen geogen setting> to {K:g} kimg", argv,
                     st.out / "logs" / f"train-s{seed}-chosen.log", lambda: st.val_done() and at_switch(seed)())
     steps += [chosen_train(s) for s in others]
+    steps += [train(s, "eg3d", K) for s in others]
     # the test split, scored once per run
     for s in cfg.seeds:
         for r, v in (("nodepth", "geogen-nodepth"), ("eg3d", "eg3d")):
