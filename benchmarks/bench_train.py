@@ -12,10 +12,12 @@ folder (speed does not depend on image content). One "full iteration" is ``Train
 without R1 plus the R1 step divided by its interval (EG3D's lazy regularisation), i.e. the
 long-run average; img/s is given as the minimum and the median over the timed iterations.
 
-``--old REF`` checks REF out into a temporary git worktree and runs the *same* measurement code
-against that tree's ``geogen`` package (PYTHONPATH), alternating old and new processes round by
-round so machine noise hits both; the load average is printed beside every measurement. Wall
-clock on a shared machine is pessimistic; compare ratios measured in one run.
+``--old REF`` (a git ref, or a folder holding a ``geogen`` package; ``--new`` likewise replaces this
+checkout) checks REF out into a git worktree (``worktrees.old_tree``: the whole ``geogen``
+package as it was at REF — layers, renderer, field, training loop) and runs the *same*
+measurement code against it (PYTHONPATH), alternating old and new processes round by round so
+machine noise hits both; the load average is printed beside every measurement. Wall clock on a
+shared machine is pessimistic; compare ratios measured in one run.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -35,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_presets import BENCH_PRESETS, configs  # noqa: E402
+from worktrees import old_tree  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -92,21 +94,9 @@ def measure(preset: str, variant: str, iters: int, mesh_grids: list[int], keep_m
     return row
 
 
-# The files of the CPU-speed work of issue 14; ``--old`` takes these from the old commit.
-SPEED_FILES = ("geogen/model/layers.py", "geogen/model/superres.py", "geogen/model/discriminator.py",
-               "geogen/model/triplane.py")
-
-
-def old_tree(ref: str, tmp: Path) -> Path:
-    """A copy of this checkout's ``geogen`` package with SPEED_FILES as they were at ``ref``: the
-    old layers with everything else (renderer, field, training loop) exactly as now."""
-    root = tmp / "old"
-    shutil.copytree(REPO / "geogen", root / "geogen", ignore=shutil.ignore_patterns("__pycache__"))
-    for rel in SPEED_FILES:
-        text = subprocess.run(["git", "-C", str(REPO), "show", f"{ref}:{rel}"], capture_output=True, text=True,
-                              check=True).stdout
-        (root / rel).write_text(text)
-    return root
+def _tree(ref: str) -> Path:
+    """A folder holding a ``geogen`` package as is, else a worktree of the git ref."""
+    return Path(ref).resolve() if (Path(ref) / "geogen").is_dir() else old_tree(ref)
 
 
 def run_worker(tree: Path, keep_memory: bool, preset: str, variant: str, args) -> dict | None:
@@ -140,7 +130,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--iters", type=int, default=4, help="timed iterations per process")
     ap.add_argument("--rounds", type=int, default=1, help="processes per preset/variant (and per tree)")
-    ap.add_argument("--old", default=None, help="git ref to compare against (alternating old/new processes)")
+    ap.add_argument("--old", default=None, help="git ref (or a folder holding a geogen package) to compare "
+                                                "against, alternating old/new processes")
+    ap.add_argument("--new", default=None, help="a git ref or folder to measure instead of this checkout")
     ap.add_argument("--mesh-grids", type=int, nargs="*", default=[])
     ap.add_argument("--keep-freed-memory", action="store_true",
                     help="geogen.model.runtime.keep_freed_memory() in the new code's process (also measured without)")
@@ -155,16 +147,17 @@ def main() -> None:
                                  args.keep_freed_memory)))
         return
 
-    tmp = tempfile.TemporaryDirectory()
-    trees = [("new", REPO, False)]
+    new = _tree(args.new) if args.new else REPO
+    trees = [("new", new, False)]
     if args.keep_freed_memory:
-        trees.append(("new+keepmem", REPO, True))
+        trees.append(("new+keepmem", new, True))
     if args.old:
-        trees.append(("old", old_tree(args.old, Path(tmp.name)), False))
+        trees.append(("old", _tree(args.old), False))
     results: dict[tuple, list[dict]] = {}
     mesh_cols = [f"mesh{r}_s" for r in args.mesh_grids]
     print(f"# bench_train: {args.threads} thread(s), {os.cpu_count()} CPUs, {args.iters} iterations × "
-          f"{args.rounds} round(s) per process kind" + (f"; old = {args.old}" if args.old else ""))
+          f"{args.rounds} round(s) per process kind" + (f"; old = {args.old}" if args.old else "")
+          + (f"; new = {args.new}" if args.new else ""))
     print("| code | preset | variant | batch | full iteration img/s (min / median) | img/s per CPU second "
           "(min / median) | R1 step s | first iteration s | "
           + "".join(f"{c} | " for c in mesh_cols) + "peak RSS GB | load (1 min, before→after) |")
@@ -201,7 +194,6 @@ def main() -> None:
                     line += " | | |"
                 print(line)
     print(f"# load average at the end: {open('/proc/loadavg').read().strip()}")
-    tmp.cleanup()
 
 
 if __name__ == "__main__":
