@@ -46,10 +46,12 @@ def update_ema(G_ema: torch.nn.Module, G: torch.nn.Module, beta: float) -> None:
 
     The Laplace density's β is stored as log β, so G_ema's β is a (geometric) average of G's recent
     β values and always lies between them."""
-    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
-        p_ema.copy_(p.detach().lerp(p_ema, beta))
-    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
-        b_ema.copy_(b)
+    params_ema, params = list(G_ema.parameters()), [p.detach() for p in G.parameters()]
+    if params:  # one foreach call per list instead of a Python loop over ~350 tensors; same lerp, same values
+        torch._foreach_copy_(params_ema, torch._foreach_lerp(params, params_ema, beta))
+    buffers_ema, buffers = list(G_ema.buffers()), list(G.buffers())
+    if buffers:
+        torch._foreach_copy_(buffers_ema, buffers)
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,12 @@ from .data import ImageLabelDataset, ResumableBatchSampler, camera_stats
 from .distributed import (DistContext, RandomStreams, RankSlice, all_reduce_mean, all_reduce_mean_tensor,
                           average_gradients, broadcast_module, set_precision, step_seed)
 from geogen.model.regularizers import minimal_surface_loss, subsample_points
+from geogen.model.runtime import keep_freed_memory
 
 from .losses import Schedule, d_logistic, ema_beta, g_nonsaturating, r1_penalty, schedule_at, update_ema
+
+
+FUSED_ADAM_DEVICES = ("cpu", "cuda")   # devices with torch's fused Adam kernel
 
 
 class TrainingDiverged(UserError):
@@ -91,6 +95,8 @@ class Trainer:
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         for m in (self.G, self.D, self.G_ema):
             broadcast_module(m, ctx)
+        if dev.type == "cpu":  # glibc would page-fault the ~100 MB activation buffers in again every step
+            keep_freed_memory()
         self.opt_G = torch.optim.Adam(self._g_param_groups(), eps=1e-8)
         self.opt_D = torch.optim.Adam(self.D.parameters(), eps=1e-8)
         self._set_optimizer_hyperparameters()
@@ -108,6 +114,10 @@ class Trainer:
         rest = [p for p in self.G.parameters() if all(p is not b for b in beta)]
         return [{"params": rest, "name": "networks"}] + ([{"params": beta, "name": "log_beta"}] if beta else [])
 
+    @property
+    def _fused_adam(self) -> bool:
+        return self.ctx.device.type in FUSED_ADAM_DEVICES
+
     def _set_optimizer_hyperparameters(self) -> None:
         """lr and betas from the config (also after a resume, so --set can change them)."""
         L = self.cfg.loss
@@ -117,6 +127,9 @@ class Trainer:
             for group in opt.param_groups:
                 group["lr"] = L.beta_lr if group.get("name") == "log_beta" else lr
                 group["betas"] = tuple(b ** r for b in L.adam_betas)
+                # torch's fused Adam kernel (one pass per tensor) instead of its per-parameter Python loop;
+                # the same update up to float rounding. Also set on groups loaded from older snapshots.
+                group["foreach"], group["fused"] = None, self._fused_adam
 
     # ------------------------------------------------------------------ data
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -359,7 +372,8 @@ class Trainer:
 
     def load_state_dict(self, obj: dict) -> None:
         """Restore a snapshot written by :meth:`state_dict` (after ``checkpoint.load_file``)."""
-        if obj["model_config"] != self.model_cfg.to_dict():
+        # fields that leave the weights alone (ModelConfig.RESUMABLE_FIELDS) may change on resume
+        if not self.model_cfg.same_architecture(ModelConfig.from_dict(obj["model_config"])):
             raise UserError("the snapshot was trained with a different model config (preset/variant); "
                             "resume with the same --preset and --variant or start a new --out folder")
         for name, module in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
