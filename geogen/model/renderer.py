@@ -89,20 +89,29 @@ def sample_pdf(t: torch.Tensor, weights: torch.Tensor, n: int, randomize: bool) 
     return (e_lo + frac * (e_hi - e_lo)).detach()
 
 
-def composite(sigma: torch.Tensor, features: torch.Tensor, t: torch.Tensor, ray_end: float) -> dict:
-    """Eqs. 3-4 on sorted samples. sigma (B,R,M,1), features (B,R,M,F), t (B,R,M) → per-ray results."""
+def composite_weights(sigma: torch.Tensor, t: torch.Tensor, ray_end: float) -> torch.Tensor:
+    """Eq. 3's weights w_i = T_i (1 - exp(-σ_i δ_i)) (B,R,M) of sorted samples: sigma (B,R,M,1), t (B,R,M)."""
     deltas = torch.cat([t[..., 1:] - t[..., :-1], (ray_end - t[..., -1:]).clamp(min=0.0)], dim=-1)
     tau = sigma.squeeze(-1) * deltas                                     # σ_i δ_i
     alpha = 1.0 - torch.exp(-tau)
     trans = torch.exp(-torch.cumsum(F.pad(tau[..., :-1], (1, 0)), dim=-1))   # T_i = exp(-Σ_{j<i} σ_j δ_j)
-    weights = alpha * trans                                              # (B, R, M)
+    return alpha * trans
+
+
+def _depth(weights: torch.Tensor, t: torch.Tensor, ray_end: float) -> dict:
     weights_sum = weights.sum(dim=-1, keepdim=True)                      # (B, R, 1)
-    feat = (weights.unsqueeze(-1) * features).sum(dim=-2)                # (B, R, F)
     depth_sum = (weights * t).sum(dim=-1, keepdim=True)                  # Eq. 4
     depth = depth_sum / weights_sum.clamp(min=1e-6)
     depth = torch.where(weights_sum > 1e-6, depth, torch.full_like(depth, ray_end))
     depth = depth.clamp(t.min().detach(), ray_end)
-    return {"features": feat, "depth": depth, "weights_sum": weights_sum, "weights": weights}
+    return {"depth": depth, "weights_sum": weights_sum, "weights": weights}
+
+
+def composite(sigma: torch.Tensor, features: torch.Tensor, t: torch.Tensor, ray_end: float) -> dict:
+    """Eqs. 3-4 on sorted samples. sigma (B,R,M,1), features (B,R,M,F), t (B,R,M) → per-ray results."""
+    weights = composite_weights(sigma, t, ray_end)                       # (B, R, M)
+    feat = (weights.unsqueeze(-1) * features).sum(dim=-2)                # (B, R, F)
+    return {"features": feat, **_depth(weights, t, ray_end)}
 
 
 def _eval(field_fn: FieldFn, origins: torch.Tensor, dirs: torch.Tensor, t: torch.Tensor) -> dict:
@@ -123,8 +132,9 @@ def render_rays(field_fn: FieldFn, origins: torch.Tensor, dirs: torch.Tensor, sa
     """Render rays (B, R, 3) through ``field_fn``.
 
     Returns "features" (B,R,F) composited over ``background`` ((F,) or (B,R,F)) if given, "depth" (B,R,1),
-    "weights_sum" (B,R,1), "samples" (the field's outputs and the "points" (B,R,M,3) at the sorted
-    depths "t") and, when the field has an "sdf" and ``depth_loss_min_weight`` is set,
+    "weights_sum" (B,R,1), "weights" (B,R,M), "samples" (the field's one-channel outputs — "sigma",
+    "sdf" — and the "points" (B,R,M,3) at the sorted depths "t"; with fine samples, not the
+    colour features) and, when the field has an "sdf" and ``depth_loss_min_weight`` is set,
     "sdf_depth_loss": Eq. 6, the mean |s(o + d(r) d)| over rays with weights_sum > the threshold.
 
     ``depth_loss_grad``: "full" differentiates Eq. 6 through the rendered depth d(r) as well (so it also
@@ -139,17 +149,28 @@ def render_rays(field_fn: FieldFn, origins: torch.Tensor, dirs: torch.Tensor, sa
     with torch.set_grad_enabled(sampling.coarse_grad and torch.is_grad_enabled()):
         out_c = _eval(field_fn, origins, dirs, t_c)
     if sampling.samples_fine > 0:
-        w_c = composite(out_c["sigma"], out_c["features"][..., :0], t_c, sampling.ray_end)["weights"]
+        w_c = composite_weights(out_c["sigma"], t_c, sampling.ray_end)
         t_f = sample_pdf(t_c, w_c, sampling.samples_fine, sampling.randomize)
         out_f = _eval(field_fn, origins, dirs, t_f)
         t_all, order = torch.sort(torch.cat([t_c, t_f], dim=-1), dim=-1)
+        # One-channel outputs (σ, SDF) are merged in depth order; the sample points are recomputed
+        # at the sorted depths (the same values). The multi-channel colour features are not merged:
+        # Σ_i w_i f_i does not depend on the order of the samples, so each set is composited with
+        # its own samples' weights (the merged weights put back in coarse, fine order).
         merged = {}
-        for k in out_c.keys() & out_f.keys() - {"rgb"}:   # "rgb" is a view of "features"; rebuilt below
-            v = torch.cat([out_c[k], out_f[k]], dim=2)
-            merged[k] = v.gather(2, order.unsqueeze(-1).expand_as(v))
-        merged["rgb"] = merged["features"][..., :3]
+        for k in out_c.keys() & out_f.keys() - {"points"}:
+            if out_c[k].shape[-1] == 1:
+                v = torch.cat([out_c[k], out_f[k]], dim=2)
+                merged[k] = v.gather(2, order.unsqueeze(-1))
+        merged["points"] = (origins.unsqueeze(2) + t_all.unsqueeze(-1) * dirs.unsqueeze(2)).detach()
+        res = _depth(composite_weights(merged["sigma"], t_all, sampling.ray_end), t_all, sampling.ray_end)
+        w = torch.zeros_like(res["weights"]).scatter(-1, order, res["weights"])    # coarse, then fine order
+        M = t_c.shape[-1]
+        res["features"] = ((w[..., :M, None] * out_c["features"]).sum(dim=-2)
+                           + (w[..., M:, None] * out_f["features"]).sum(dim=-2))
         out_c, t_c = merged, t_all
-    res = composite(out_c["sigma"], out_c["features"], t_c, sampling.ray_end)
+    else:
+        res = composite(out_c["sigma"], out_c["features"], t_c, sampling.ray_end)
     if background is not None:
         res["features"] = res["features"] + (1.0 - res["weights_sum"]) * background
     res["t"] = t_c
