@@ -109,12 +109,18 @@ class ModulatedConv2d(nn.Module):
         self.padding = kernel_size // 2
         self.demodulate = demodulate
 
-    def modulated(self, x: torch.Tensor, w: torch.Tensor,
-                  bias: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """conv(x · styles) (+ ``bias``) and the demodulation coefficients (B, O), None without demodulation."""
+    def modulated(self, x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = None,
+                  up: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """conv(x · styles) (+ ``bias``) and the demodulation coefficients (B, O), None without demodulation.
+
+        ``up``: conv(upsample2x(x) · styles), computed as conv(upsample2x(x · styles)) — a per-channel
+        scale commutes with the bilinear upsampling, and so is applied to 4x fewer pixels."""
         styles = self.affine(w)                                   # (B, I)
         weight = self.weight * self.weight_gain                   # (O, I, k, k)
-        x = F.conv2d(x * styles[:, :, None, None], weight, bias, padding=self.padding)
+        x = x * styles[:, :, None, None]
+        if up:
+            x = upsample2x(x)
+        x = F.conv2d(x, weight, bias, padding=self.padding)
         if not self.demodulate:
             return x, None
         # 1/sqrt(sum_{i,k} (w_oik * s_i)^2) per sample and output channel
@@ -140,9 +146,7 @@ class SynthesisLayer(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
         if noise_mode not in ("random", "const", "none"):
             raise ValueError(f"noise_mode must be 'random', 'const' or 'none', got {noise_mode!r}")
-        if self.up:
-            x = upsample2x(x)
-        x, dcoefs = self.conv.modulated(x, w)
+        x, dcoefs = self.conv.modulated(x, w, up=self.up)
         # √2·lrelu(x·d + noise·s + b) = lrelu(x·(√2d) + noise·(√2s) + √2b): one fused pass, then in place
         x = torch.addcmul((self.bias * LRELU_GAIN)[None, :, None, None], x, (dcoefs * LRELU_GAIN)[:, :, None, None])
         if noise_mode == "random":
@@ -159,7 +163,7 @@ class ToRGB(nn.Module):
     ``forward(x, w, img)`` adds the skip connection, the bilinear 2x upsampling of ``img``. On
     channels-last input the 1x1 conv runs as one batched matrix product per sample with the style
     folded into the weight, the upsampled skip as its accumulator and the bias added to ``img``
-    before the upsampling (which preserves constants): one pass over the large output.
+    before the upsampling (which preserves constants).
     """
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int):
@@ -179,9 +183,10 @@ class ToRGB(nn.Module):
         rows = x.permute(0, 2, 3, 1).reshape(B, H * W, I)                              # NHWC rows, a view
         if img is None:
             y = torch.baddbmm(bias.view(1, 1, -1), rows, w_b)                          # (B, H·W, O)
-        else:  # accumulate into the fresh upsampled skip (its backward does not need it): no copy
+        else:  # the upsampled skip as the product's accumulator; out of place: an in-place product on a
+            # view of it made autograd copy the whole 256² gradient three times in the backward
             base = to_layout(upsample2x(img + bias), True)
-            y = base.permute(0, 2, 3, 1).view(B, H * W, -1).baddbmm_(rows, w_b)
+            y = torch.baddbmm(base.permute(0, 2, 3, 1).view(B, H * W, -1), rows, w_b)
         return y.view(B, H, W, -1).permute(0, 3, 1, 2)                                 # channels-last (B, O, H, W)
 
 
