@@ -15,7 +15,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .layers import FullyConnected
-from .triplane import pe_dim, positional_encoding, sample_triplane
+from .triplane import pe_dim, positional_encoding, sample_planes
 
 
 def laplace_density(sdf: torch.Tensor, beta: torch.Tensor | float) -> torch.Tensor:
@@ -62,23 +62,43 @@ class TriplaneField(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # --- evaluation
-    def features_at(self, planes: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        """Decoder input: aggregated plane features (+ PE when pe_levels > 0), (B, N, D)."""
-        f = sample_triplane(planes, points, self.cfg.box_warp)            # (B, 3, N, C)
-        if self.cfg.plane_aggregation == "concat":
-            f = f.permute(0, 2, 1, 3).flatten(2)                           # [F_xy, F_xz, F_yz]
-        else:
-            f = f.mean(dim=1)
-        if self.cfg.pe_levels > 0:
-            f = torch.cat([f, positional_encoding(points, self.cfg.pe_levels)], dim=-1)
-        return f
+    def _hidden(self, planes: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """The decoder's hidden layer softplus(W·[F_xy, F_xz, F_yz, PE(p)] + b) (``concat``) or
+        softplus(W·mean(F_xy, F_xz, F_yz) + b) (``mean``), channels first: (B, hidden, N).
 
-    def forward(self, planes: torch.Tensor, points: torch.Tensor) -> dict:
-        """points (B, N, 3) world → {"sigma", "features" (B,N,F), "rgb" (B,N,3), and "sdf" for SDF variants}."""
-        x = self.hidden(self.features_at(planes, points))
-        geometry = self.out_geometry(x)
-        features = torch.sigmoid(self.out_features(x)) * (1 + 2 * 0.001) - 0.001    # EG3D's colour activation
-        out = {"features": features, "rgb": features[..., :3]}
+        The MLP runs channels first, the layout grid_sample returns: the decoder input is one
+        block copy of the planes' features (no transposes) and each layer one batched matrix
+        product W·x with N columns (faster on CPU than N rows times Wᵀ).
+        """
+        feats = sample_planes(planes, points, self.cfg.box_warp)           # 3 × (B, C, N)
+        if self.cfg.plane_aggregation == "concat":
+            parts = list(feats)
+        else:
+            parts = [(feats[0] + feats[1] + feats[2]) / 3]
+        if self.cfg.pe_levels > 0:
+            parts.append(positional_encoding(points, self.cfg.pe_levels).transpose(1, 2))
+        x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]       # (B, D, N)
+        fc = self.hidden
+        weight = (fc.weight * fc.weight_gain).expand(x.shape[0], -1, -1)
+        return F.softplus(torch.baddbmm((fc.bias * fc.bias_gain)[:, None], weight, x))
+
+    def forward(self, planes: torch.Tensor, points: torch.Tensor, geometry_only: bool = False) -> dict:
+        """points (B, N, 3) world → {"sigma", "features" (B,N,F), "rgb" (B,N,3), and "sdf" for SDF variants}.
+
+        ``geometry_only``: only "sigma" (and "sdf"), without the colour features (regularisers).
+        The geometry and colour outputs are one matrix product; "features" is a (B, N, F) view of
+        a channels-first (B, F, N) tensor.
+        """
+        x = self._hidden(planes, points)
+        layers = (self.out_geometry,) if geometry_only else (self.out_geometry, self.out_features)
+        weight = torch.cat([fc.weight * fc.weight_gain for fc in layers]).expand(x.shape[0], -1, -1)
+        bias = torch.cat([fc.bias * fc.bias_gain for fc in layers])
+        y = torch.baddbmm(bias[:, None], weight, x)                        # (B, 1 [+ F], N)
+        geometry = y[:, :1].transpose(1, 2)                                 # (B, N, 1)
+        out = {}
+        if not geometry_only:   # EG3D's colour activation
+            features = torch.sigmoid(y[:, 1:]).mul(1 + 2 * 0.001).sub_(0.001).transpose(1, 2)
+            out = {"features": features, "rgb": features[..., :3]}
         if self.is_sdf:
             sdf = geometry + (points.norm(dim=-1, keepdim=True) - self.cfg.sphere_init_radius)
             out["sdf"] = sdf

@@ -11,6 +11,7 @@ from .field import TriplaneField
 from .layers import FullyConnected, MappingNetwork, SynthesisNetwork
 from .renderer import RaySampling, rays_from_labels, render_rays
 from .superres import SuperResolution
+from .triplane import share_plane_gradient
 
 
 class Generator(nn.Module):
@@ -53,10 +54,11 @@ class Generator(nn.Module):
         return self.mapping_network(z, c, truncation_psi=truncation_psi, update_emas=update_emas)
 
     def planes(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
-        """ws (B, num_ws, w_dim) → tri-planes (B, 3, C, R, R) ordered XY, XZ, YZ."""
+        """ws (B, num_ws, w_dim) → tri-planes (B, 3, C, R, R) ordered XY, XZ, YZ (with grad: every
+        sampling of them accumulates into one gradient buffer, ``triplane.share_plane_gradient``)."""
         img = self.backbone(ws, noise_mode=noise_mode)
         B, _, R, _ = img.shape
-        return img.reshape(B, 3, self.cfg.plane_channels, R, R)
+        return share_plane_gradient(img.reshape(B, 3, self.cfg.plane_channels, R, R))
 
     def query(self, planes: torch.Tensor, points: torch.Tensor) -> dict:
         """Field at world points (B, N, 3) for given planes: "sigma", "features", "rgb", ("sdf")."""
@@ -134,9 +136,9 @@ class Generator(nn.Module):
         if points is None:
             points = (torch.rand(planes.shape[0], n_points, 3, device=planes.device) - 0.5) * self.cfg.box_warp
         h = step or self.cfg.box_warp / self.cfg.plane_resolution
-        return regularizers.eikonal_loss(lambda p: self.field(planes, p)["sdf"], points, h)
+        return regularizers.eikonal_loss(lambda p: self.field(planes, p, geometry_only=True)["sdf"], points, h)
 
     def density_smoothness_loss(self, planes: torch.Tensor, n_points: int, p_dist: float) -> torch.Tensor:
         """EG3D's density regulariser at ``n_points`` uniform points per latent in the box."""
         p = (torch.rand(planes.shape[0], n_points, 3, device=planes.device) - 0.5) * self.cfg.box_warp
-        return regularizers.density_smoothness_loss(lambda x: self.field(planes, x)["sigma"], p, p_dist)
+        return regularizers.density_smoothness_loss(lambda x: self.field(planes, x, geometry_only=True)["sigma"], p, p_dist)

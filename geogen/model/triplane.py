@@ -39,64 +39,153 @@ def _bilinear_corners(coords: torch.Tensor, H: int, W: int):
             yield idx, wx * wy * inside
 
 
+class _SharedRows:
+    """The planes' gradient as rows (b, y, x, plane) of C features, shared by every sampling of
+    one planes tensor in a backward pass (see ``share_plane_gradient``)."""
+
+    def __init__(self):
+        self.acc: torch.Tensor | None = None
+
+    def rows(self, like: torch.Tensor, n: int, C: int) -> torch.Tensor:
+        if self.acc is None:
+            self.acc = torch.zeros(n, C, dtype=like.dtype, device=like.device)
+        return self.acc
+
+    def take(self) -> torch.Tensor | None:
+        acc, self.acc = self.acc, None
+        return acc
+
+
+class _ShareGradient(torch.autograd.Function):
+    """Identity on the planes whose backward hands on the shared rows the samplers accumulated."""
+
+    @staticmethod
+    def forward(ctx, planes: torch.Tensor, shared: _SharedRows) -> torch.Tensor:
+        ctx.shared, ctx.shape = shared, planes.shape
+        ctx.set_materialize_grads(False)
+        return planes.view_as(planes)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor | None):
+        acc = ctx.shared.take()
+        if acc is None:
+            return grad, None
+        B, P, C, H, W = ctx.shape
+        rows = acc.view(B, H, W, P, C).permute(0, 3, 4, 1, 2)                  # (B, P, C, H, W), NHWC strides
+        return (rows if grad is None else rows.add_(grad)), None
+
+
+def share_plane_gradient(planes: torch.Tensor) -> torch.Tensor:
+    """``planes`` (B, 3, C, R, R), as a tensor whose large-plane samplings (the renderer's coarse and
+    fine passes, the depth loss, the regularisers) accumulate their gradient into one buffer.
+
+    Each sampling's backward would otherwise zero a planes-sized buffer (100 MB at EG3D's
+    settings) and autograd would add the buffers up; here the first one creates the buffer, the
+    others add their rows to it, and it is handed to the planes when autograd reaches them. A
+    sampling whose backward does not reach the planes (e.g. ``autograd.grad`` w.r.t. the points
+    only) keeps a buffer of its own. Same gradient, up to the order of float additions.
+    """
+    if not planes.requires_grad:
+        return planes
+    shared = _SharedRows()
+    out = _ShareGradient.apply(planes, shared)
+    out._geogen_shared_rows = shared
+    return out
+
+
 class _SampleTriplane(torch.autograd.Function):
-    """Bilinear grid_sample of each plane (zero padding, align_corners=False).
+    """Bilinear grid_sample of each plane (zero padding, align_corners=False): P × (B, C, N).
 
     The planes' gradient is accumulated as rows of C contiguous features (index_add_ into a
-    channels-last buffer) instead of aten's per-channel scatter into a standard-layout one,
+    channels-last buffer, shared with the planes' other samplings when they come from
+    ``share_plane_gradient``) instead of aten's per-channel scatter into a standard-layout one,
     which is slow on CPU once the gradient no longer fits in cache and would hand the
     channels-last backbone a gradient in the other layout. The gradient w.r.t. the coordinates
     (SDF depth loss) is aten's.
     """
 
-    ROWS_MIN_BYTES = 8 << 20     # size of one plane (all samples) from which sample_triplane uses this
+    ROWS_MIN_BYTES = 8 << 20     # size of one plane (all samples) from which sample_planes uses this
 
     @staticmethod
-    def forward(ctx, planes: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, planes: torch.Tensor, coords: torch.Tensor, shared: _SharedRows | None) -> tuple[torch.Tensor, ...]:
         ctx.save_for_backward(planes, coords)
-        feats = [F.grid_sample(plane, coords[:, i].unsqueeze(1), mode="bilinear", padding_mode="zeros",
-                               align_corners=False).squeeze(2).transpose(1, 2)     # (B, N, C)
-                 for i, plane in enumerate(planes.unbind(1))]
-        return torch.stack(feats, dim=2).transpose(1, 2)                            # (B, 3, N, C)
+        ctx.shared = shared
+        ctx.planes_node = planes.grad_fn if shared is not None else None
+        return tuple(F.grid_sample(plane, coords[:, i].unsqueeze(1), mode="bilinear", padding_mode="zeros",
+                                   align_corners=False).squeeze(2)                          # (B, C, N)
+                     for i, plane in enumerate(planes.unbind(1)))
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):
+    def backward(ctx, *grads: torch.Tensor):
         planes, coords = ctx.saved_tensors
-        need_planes, need_coords = ctx.needs_input_grad
+        need_planes, need_coords, _ = ctx.needs_input_grad
         B, P, C, H, W = planes.shape
         grad_planes = grad_coords = None
         if need_planes:
-            acc = torch.zeros(B * H * W * P, C, dtype=grad.dtype, device=grad.device)   # rows (b, y, x, plane)
+            # the shared buffer only when this backward pass goes on to the planes (it hands the buffer on)
+            shared = ctx.shared is not None and torch._C._will_engine_execute_node(ctx.planes_node)
+            acc = (ctx.shared.rows(grads[0], B * H * W * P, C) if shared else
+                   torch.zeros(B * H * W * P, C, dtype=grads[0].dtype, device=grads[0].device))  # rows (b, y, x, plane)
             for i in range(P):
-                g = grad[:, i]                                                      # (B, N, C)
+                g = grads[i].transpose(1, 2).contiguous()                           # (B, N, C) rows
                 for idx, w in _bilinear_corners(coords[:, i], H, W):
                     acc.index_add_(0, (idx * P + i).flatten(), (g * w.unsqueeze(-1)).reshape(-1, C))
-            grad_planes = acc.view(B, H, W, P, C).permute(0, 3, 4, 1, 2)            # (B, P, C, H, W), NHWC strides
+            if not shared:
+                grad_planes = acc.view(B, H, W, P, C).permute(0, 3, 4, 1, 2)        # (B, P, C, H, W), NHWC strides
         if need_coords:
             grad_coords = torch.stack([torch.ops.aten.grid_sampler_2d_backward(
-                grad[:, i].transpose(1, 2).unsqueeze(2), planes[:, i], coords[:, i].unsqueeze(1),
+                grads[i].unsqueeze(2), planes[:, i], coords[:, i].unsqueeze(1),
                 0, 0, False, [False, True])[1].squeeze(1) for i in range(P)], dim=1)
-        return grad_planes, grad_coords
+        return grad_planes, grad_coords, None
 
 
-def sample_triplane(planes: torch.Tensor, points: torch.Tensor, box_warp: float) -> torch.Tensor:
-    """Bilinear features of ``planes`` (B, 3, C, R, R) at ``points`` (B, N, 3) → (B, 3, N, C).
+def sample_planes(planes: torch.Tensor, points: torch.Tensor, box_warp: float) -> tuple[torch.Tensor, ...]:
+    """Bilinear features of each of the ``planes`` (B, 3, C, R, R) at ``points`` (B, N, 3):
+    3 × (B, C, N), channels first (grid_sample's own output layout, no copy).
 
     Points outside the box get zero features (grid_sample's zero padding, as EG3D). Large planes
     (EG3D's 256²) are sampled with one grid_sample per plane on the planes as they are laid out:
     the backbone's channels-last output is read without a copy, a corner's C features are
-    contiguous in memory, and the backward accumulates rows (see ``_SampleTriplane``); the result
-    is then a (B, 3, N, C) view of a contiguous (B, N, 3, C) tensor, so concatenating the three
-    planes' features per point is free. Small planes (the tiny preset's 32²) take one batched
-    grid_sample, which is faster there.
+    contiguous in memory, and the backward accumulates rows (see ``_SampleTriplane``; into one
+    buffer for all samplings of planes from ``share_plane_gradient``). Small planes (the tiny
+    preset's 32²) take one batched grid_sample, which is faster there.
     """
     B, P, C, H, W = planes.shape
     coords = project_onto_planes(points, box_warp)                  # (B, 3, N, 2)
     if B * C * H * W * planes.element_size() >= _SampleTriplane.ROWS_MIN_BYTES:
-        return _SampleTriplane.apply(planes, coords)
+        return _SampleTriplane.apply(planes, coords, getattr(planes, "_geogen_shared_rows", None))
     feats = F.grid_sample(planes.reshape(B * P, C, H, W), coords.reshape(B * P, 1, -1, 2), mode="bilinear",
                           padding_mode="zeros", align_corners=False)  # (B*3, C, 1, N)
-    return feats.reshape(B, P, C, -1).permute(0, 1, 3, 2)
+    return feats.view(B, P, C, -1).unbind(1)
+
+
+def sample_triplane(planes: torch.Tensor, points: torch.Tensor, box_warp: float) -> torch.Tensor:
+    """Bilinear features of ``planes`` (B, 3, C, R, R) at ``points`` (B, N, 3) → (B, 3, N, C)
+    (``sample_planes`` stacked; a view of a contiguous (B, 3, C, N) tensor)."""
+    return torch.stack(sample_planes(planes, points, box_warp), dim=1).transpose(2, 3)
+
+
+class _PositionalEncoding(torch.autograd.Function):
+    """Eq. 1 written straight into its output (no stack / cat of intermediate copies); the
+    backward is the derivative of the same formula."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, levels: int) -> torch.Tensor:
+        freqs = (2.0 ** torch.arange(levels, dtype=x.dtype, device=x.device)) * math.pi   # (L,)
+        angles = x.unsqueeze(-1) * freqs                                                    # (..., D, L)
+        out = x.new_empty(*x.shape, 1 + 2 * levels)                                         # (..., D, 1 + 2L)
+        out[..., 0] = x
+        torch.sin(angles, out=out[..., 1::2])
+        torch.cos(angles, out=out[..., 2::2])
+        ctx.save_for_backward(out, freqs)
+        return out.flatten(-2)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        out, freqs = ctx.saved_tensors
+        g = grad.view(out.shape)
+        d_angles = g[..., 1::2] * out[..., 2::2] - g[..., 2::2] * out[..., 1::2]     # d sin = cos, d cos = -sin
+        return g[..., 0] + (d_angles * freqs).sum(dim=-1), None
 
 
 def positional_encoding(x: torch.Tensor, levels: int) -> torch.Tensor:
@@ -106,10 +195,7 @@ def positional_encoding(x: torch.Tensor, levels: int) -> torch.Tensor:
     """
     if levels <= 0:
         return x
-    freqs = (2.0 ** torch.arange(levels, dtype=x.dtype, device=x.device)) * math.pi   # (L,)
-    angles = x.unsqueeze(-1) * freqs                                                    # (..., D, L)
-    sincos = torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1).flatten(-2)    # (..., D, 2L)
-    return torch.cat([x.unsqueeze(-1), sincos], dim=-1).flatten(-2)
+    return _PositionalEncoding.apply(x, levels)
 
 
 def pe_dim(levels: int, dims: int = 3) -> int:
