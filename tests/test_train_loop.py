@@ -149,5 +149,8 @@ def test_a_resumed_run_may_change_the_depth_gradient_path_but_not_the_architectu
     cfg, model_cfg, snap = prepare_run("tiny", "geogen", tmp_path, "auto", kimg=kimg_of(2),
                                        overrides=FAST + ["model.depth_loss_grad=surface"])
     assert snap is not None and model_cfg.depth_loss_grad == "surface"
+    train(data, tmp_path, cfg, model_cfg, snap, progress_bar=False)        # the trainer accepts it too
+    resumed = ckpt.load_file(ckpt.find_latest(tmp_path), "snapshot")
+    assert resumed["progress"]["step"] == 2 and resumed["model_config"]["depth_loss_grad"] == "surface"
     with pytest.raises(UserError, match="only depth_loss_grad"):
         prepare_run("tiny", "geogen", tmp_path, "auto", kimg=kimg_of(2), overrides=FAST + ["model.z_dim=32"])
