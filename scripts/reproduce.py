@@ -264,10 +264,8 @@ def plan(st: Study) -> list[Step]:
     for folder in [SCREEN[n][0] for n in cfg.screen] + ["nodepth", "eg3d"]:
         steps.append(bench(0, folder, "val", st.result("val", 0, folder), f"{folder} (seed 0, val)"))
     steps.append(refs("val"))
-    # the other seeds: nodepth needs no choice; geogen waits for it and goes before the long eg3d
-    # runs, which fill the cores until the screen has decided
-    steps += [train(s, "nodepth", K, branch=True, ready=at_switch(s)) for s in others]
-
+    # the other seeds: geogen with the chosen setting first (the screen's decision is on the critical
+    # path), then seed 0's test scores, then the long runs that need no choice
     def chosen_train(seed):
         def argv():
             c = st.choose()
@@ -275,22 +273,25 @@ def plan(st: Study) -> list[Step]:
             return t and t[1]
         return Step(f"train s{seed}/<chosen geogen setting> to {K:g} kimg", argv,
                     st.out / "logs" / f"train-s{seed}-chosen.log", lambda: st.val_done() and at_switch(seed)())
-    steps += [chosen_train(s) for s in others]
-    steps += [train(s, "eg3d", K) for s in others]
-    # the test split, scored once per run
-    for s in cfg.seeds:
-        for r, v in (("nodepth", "geogen-nodepth"), ("eg3d", "eg3d")):
-            steps.append(bench(s, r, "test", st.result("test", s, r), f"{v} (seed {s})", pictures=s == 0))
 
-        def chosen_bench(seed=s):
+    def test_benches(seed):
+        out = [bench(seed, r, "test", st.result("test", seed, r), f"{v} (seed {seed})", pictures=seed == 0)
+               for r, v in (("nodepth", "geogen-nodepth"), ("eg3d", "eg3d"))]
+
+        def chosen_bench():
             c = st.choose()
-            out = st.result("test", seed, c["run"])
-            b = st.bench(st.run_dir(seed, c["run"]) / "geogen.pkl", "test", out, f"geogen (seed {seed})",
-                         pictures=seed == 0)
+            b = st.bench(st.run_dir(seed, c["run"]) / "geogen.pkl", "test", st.result("test", seed, c["run"]),
+                         f"geogen (seed {seed})", pictures=seed == 0)
             return b and b[1]
-        steps.append(Step(f"benchmark geogen (seed {s})", chosen_bench, st.out / "logs" / f"bench-test-s{s}-chosen.log",
-                          lambda seed=s: st.val_done() and st.trained(seed, st.choose()["run"], K)))
-    steps.append(refs("test"))
+        return [Step(f"benchmark geogen (seed {seed})", chosen_bench, st.out / "logs" / f"bench-test-s{seed}-chosen.log",
+                     lambda: st.val_done() and st.trained(seed, st.choose()["run"], K))] + out
+
+    steps += [chosen_train(s) for s in others]
+    steps += test_benches(0) + [refs("test")]
+    steps += [train(s, "nodepth", K, branch=True, ready=at_switch(s)) for s in others]
+    steps += [train(s, "eg3d", K) for s in others]
+    for s in others:
+        steps += test_benches(s)
     # the multi-view track (seed 0): 3 input views inverted together, ranked apart from the single-view track
 
     def multiview(r, v):
