@@ -5,7 +5,9 @@
 Runs one warm-up iteration (it includes the lazy R1 step), then profiles ``--iters`` iterations
 without R1 and one R1 step on their own, and prints the operators sorted by self CPU time with
 their FLOP estimate (convolutions and matrix products only: torch.profiler counts no others), and
-the forward GFLOP of G and D at the preset's batch size.
+the forward GFLOP of G and D at the preset's batch size. ``--shapes`` splits each operator by
+its input shapes (e.g. which tensor a ``copy_`` or ``fill_`` moves), how issue 14's later
+changes were found.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rows", type=int, default=30)
+    ap.add_argument("--shapes", action="store_true",
+                    help="one row per operator and input shapes (which tensor of which layer the time goes to)")
     ap.add_argument("--keep-freed-memory", action="store_true", help="geogen.model.runtime.keep_freed_memory() first")
     args = ap.parse_args()
     if args.keep_freed_memory:
@@ -69,7 +73,7 @@ def main() -> None:
         images, labels = trainer._next_batch()
         sched = trainer.schedule()
         interval = tcfg.loss.r1_interval
-        with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
+        with profile(activities=[ProfilerActivity.CPU], with_flops=True, record_shapes=args.shapes) as prof:
             start = time.perf_counter()
             for _ in range(args.iters):
                 if trainer.progress.step % interval == 0:
@@ -84,7 +88,8 @@ def main() -> None:
     print(f"# forward GFLOP (convs + matmuls): G {g_gflop:.2f}, D {d_gflop:.2f}")
     print(f"# iteration without R1 {t_iter:.2f} s (profiled, {B / t_iter:.2f} img/s), R1 step {t_r1:.2f} s "
           f"(every {interval}); profiler overhead included")
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.rows))
+    print(prof.key_averages(group_by_input_shape=args.shapes).table(sort_by="self_cpu_time_total", row_limit=args.rows,
+                                                                   max_shapes_column_width=90))
     os.sys.stdout.flush()
 
 
