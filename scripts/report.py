@@ -373,6 +373,9 @@ def write_report(res: Path, report: Path, preset: str, exp: Path | None = None) 
            f"then `python -m scripts.report --results {rel}`); every number below is computed from the result "
            f"JSONs committed under [{rel}]({rel}) — nothing on this page is typed by hand.", "",
            "## Outcome", ""]
+    if study.get("missing"):
+        doc += [f"**Unfinished study** (this page reports what is done; `make reproduce` resumes the rest). "
+                f"Missing: {'; '.join(study['missing'])}.", ""]
     doc += [f"- {v}" for v in verdicts] + [""]
     doc += ["## Setup", "",
             f"- Dataset: `{ds['name']}`: {ds['n_test']} test identities (scored once, at the end), validation "

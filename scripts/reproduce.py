@@ -158,6 +158,24 @@ class Study:
             k += self.cfg.milestone_kimg
         return out
 
+    def missing(self, names: dict[str, str], screened: list[str]) -> list[str]:
+        """What a finished study has and this one lacks: training runs and result files."""
+        K, out = self.cfg.kimg, []
+        for s in self.cfg.seeds:
+            for r in (screened if s == 0 else names):
+                if not self.trained(s, r, K):
+                    out.append(f"training s{s}/{r} (at {latest_kimg(self.run_dir(s, r)):g} of {K:g} kimg)")
+            out += [f"test score s{s}/{r}" for r in names if not self.result("test", s, r).is_file()]
+        out += [f"validation score s0/{r}" for r in screened if not self.result("val", 0, r).is_file()]
+        out += [f"{split} reference rows" for split in ("val", "test")
+                if not (self.out / "results" / split / "references" / "template-mean.json").is_file()]
+        views3 = self.out / "results" / "test-views3"
+        out += [f"3-view score s0/{v}" for v in names.values() if not (views3 / f"s0-{v}.json").is_file()]
+        budget = self.out / "results" / "val" / "budget"
+        out += [f"budget point s0/{r} at {k:g} kimg" for r in ("geogen", "nodepth", "eg3d")
+                for k in self.milestone_kimgs(r) if not (budget / f"s0-{r}-{k:g}kimg.json").is_file()]
+        return out
+
     def val_done(self) -> bool:
         return all(self.result("val", 0, SCREEN[n][0]).is_file() for n in self.cfg.screen)
 
@@ -329,6 +347,8 @@ def main() -> None:
     ap.add_argument("--kimg", type=float, default=None, help="training length per run (default: the preset's)")
     ap.add_argument("--seeds", default=None, help="comma-separated training seeds (default 0,1,2)")
     ap.add_argument("--fresh", action="store_true", help="delete --out first instead of resuming")
+    ap.add_argument("--report-only", action="store_true", help="run nothing new: write the report of what the "
+                    "study has finished so far (the page lists what is missing)")
     args = ap.parse_args()
 
     cfg = EXPERIMENTS[args.preset]
@@ -356,27 +376,35 @@ def main() -> None:
         runs = sorted((out / "runs").glob("s*/*/latest"))
         return "  ".join(f"{p.parent.parent.name}/{p.parent.name} {latest_kimg(p.parent):g}" for p in runs)
 
-    run_when_ready(plan(st), jobs, status=status)
+    if not args.report_only:
+        run_when_ready(plan(st), jobs, status=status)
+    if not st.val_done():
+        raise SystemExit("error: the validation screen has not finished; nothing to report yet")
     choice = st.choose()
     chosen = choice["run"]
     names = {chosen: "geogen", "nodepth": "geogen-nodepth", "eg3d": "eg3d"}
     screened = [SCREEN[n][0] for n in cfg.screen] + ["nodepth", "eg3d"]
+    missing = st.missing(names, screened)
+    if missing:
+        print(f"== report of an unfinished study; missing: {', '.join(missing)}", flush=True)
     # 6. diagnostics, samples of seed 0, leaderboard, report
     for s in cfg.seeds:
         for r in (screened if s == 0 else names):
-            diagnostics(st, s, r)
+            if st.trained(s, r, cfg.kimg):
+                diagnostics(st, s, r)
     for r, v in names.items():
         gen = out / "samples" / v
-        if not (gen / "seed0003.png").exists():
+        if st.trained(0, r, cfg.kimg) and not (gen / "seed0003.png").exists():
             run(f"samples {v}", "geogen-gen", "--model", str(st.run_dir(0, r) / "geogen.pkl"), "--seeds", "0-3",
                 "--views", "4", "--out", str(gen), "--gif-frames", "24")
     atomic_write_json(out / "study.json", {"config": dataclasses.asdict(cfg), "data": str(data), "runs": names,
-                                           "choice": choice, "screened": screened})
+                                           "choice": choice, "screened": screened, "missing": missing})
     board = out / "leaderboard"
     board.mkdir(parents=True, exist_ok=True)
     for s in cfg.seeds:
         for r in names:
-            shutil.copyfile(st.result("test", s, r), board / f"s{s}-{r}.json")
+            if st.result("test", s, r).is_file():
+                shutil.copyfile(st.result("test", s, r), board / f"s{s}-{r}.json")
     for ref in (out / "results" / "test" / "references").glob("*.json"):
         shutil.copyfile(ref, board / ref.name)
     run("leaderboard", "geogen-bench", "leaderboard", "--results", str(board),

@@ -151,6 +151,23 @@ def test_the_choice_is_the_lowest_validation_chamfer_and_is_kept(tmp_path):
     assert st.choose()["setting"] == "depth_grad=surface"            # decided once, then read back
 
 
+def test_missing_lists_what_an_unfinished_study_lacks(tmp_path):
+    st = Study(EXPERIMENTS["tiny"], tmp_path, tmp_path / "data", threads=1)
+    names = {"geogen": "geogen", "nodepth": "geogen-nodepth", "eg3d": "eg3d"}
+    run = tmp_path / "runs/s1/eg3d"
+    run.mkdir(parents=True)
+    (run / "latest").write_text("snapshot-00004.000.pt")
+    atomic_write_json(st.result("test", 2, "nodepth"), fake_result({"1": 0.1}))
+    missing = st.missing(names, ["geogen", "nodepth", "eg3d"])
+    assert "training s1/eg3d (at 4 of 15 kimg)" in missing and "test score s2/geogen" in missing
+    assert "test score s2/nodepth" not in missing and "budget point s0/nodepth at 12 kimg" in missing
+    page_res = study_dir(tmp_path / "page")
+    study = json.loads((page_res / "study.json").read_text())
+    atomic_write_json(page_res / "study.json", {**study, "missing": ["training s2/eg3d (at 3 of 15 kimg)"]})
+    page = report.write_report(page_res, tmp_path / "docs", "tiny").read_text()
+    assert "**Unfinished study**" in page and "training s2/eg3d (at 3 of 15 kimg)" in page
+
+
 def test_experiment_presets_are_consistent():
     for cfg in EXPERIMENTS.values():
         assert cfg.kimg > 0 and cfg.jobs >= 1 and cfg.pti_preset in ("tiny", "small", "paper") and cfg.seeds[0] == 0
