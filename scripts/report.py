@@ -233,7 +233,7 @@ def screen_table(res: Path, study: dict) -> list[str]:
                  ("sdf_depth_end", "depth term"), ("depth_offset_median", "rendered − mesh depth")]
     lines = ["| run | " + " | ".join(h for _, h in cols + diag_cols) + " |", "|---|" + "---|" * (len(cols) + len(diag_cols))]
     rows = [(r, load(res / "val" / f"s0-{r}.json"), load(res / "diagnostics" / f"s0-{r}.json") or {})
-            for r in study["screened"]]
+            for r in dict.fromkeys(study["screened"] + list(study["runs"]))]
     rows += [(f"*{n}* (reference)", load(res / "val" / "references" / f"{n}.json"), {}) for n in REFERENCES]
     for name, d, diag in rows:
         if d is None:
@@ -245,18 +245,19 @@ def screen_table(res: Path, study: dict) -> list[str]:
 
 
 def budget_points(res: Path, study: dict) -> dict[str, dict[float, dict]]:
-    """run → kimg → validation result (milestone snapshots + the final model)."""
-    kimg = study["config"]["kimg"]
+    """variant → kimg → validation result of seed 0 (milestone snapshots + the final model; up to N
+    the SDF variants' points are their shared trunk)."""
+    kimg, runs = study["config"]["kimg"], runs_of(study)
     out: dict[str, dict[float, dict]] = {}
-    for r in ("geogen", "nodepth", "eg3d"):
+    for v in VARIANTS:
         pts = {}
-        for f in (res / "val" / "budget").glob(f"s0-{r}-*kimg.json"):
+        for f in (res / "val" / "budget").glob(f"s0-{v}-*kimg.json"):
             pts[float(f.stem.rsplit("-", 1)[1].removesuffix("kimg"))] = load(f)
-        final = load(res / "val" / f"s0-{r}.json")
+        final = load(res / "val" / f"s0-{runs.get(v, v)}.json")
         if final is not None:
             pts[kimg] = final
         if pts:
-            out[r] = dict(sorted(pts.items()))
+            out[v] = dict(sorted(pts.items()))
     return out
 
 
@@ -274,7 +275,7 @@ def budget_section(res: Path, study: dict, pics: Path) -> list[str]:
     # power-law trend through the points after N (log Chamfer linear in log kimg): where would it meet template-mean?
     notes = []
     for r, p in pts.items():
-        ks = [k for k in p if k > study["config"]["switch_kimg"] - 1e-9 or r == "eg3d"]
+        ks = [k for k in p if k > study["config"]["switch_kimg"] - 1e-9 or r == "eg3d"]   # SDF: after the switch
         ys = [p[k]["summary"]["chamfer_l1"]["mean"] for k in ks]
         if len(ks) >= 2 and t and all(y and y > 0 for y in ys):
             slope, icpt = np.polyfit(np.log(ks), np.log(ys), 1)

@@ -38,18 +38,23 @@ from pathlib import Path
 
 from geogen.common.atomic import atomic_write_json
 
-from .pipeline import Step, latest_kimg, run, run_when_ready
+from .pipeline import VARIANTS, Step, latest_kimg, run, run_when_ready
 
 # post-switch settings of geogen, screened on seed 0 against the base setting ("geogen"): each
-# acts only from N on, so it is branched from geogen's snapshot at N. name → (run folder, --set options)
+# acts only from N on, so it is branched from geogen's snapshot at N. name → (run folder, --set
+# options). The chosen setting also applies to geogen-nodepth (the ablation must differ from geogen
+# in the depth loss only) unless it concerns the depth loss itself (NODEPTH_IRRELEVANT).
 SCREEN: dict[str, tuple[str, list[str]]] = {
     "base": ("geogen", []),
     "depth_grad=surface": ("surface", ["model.depth_loss_grad=surface"]),
     "beta_lr=1e-2": ("betalr", ["loss.beta_lr=0.01"]),       # β is frozen before N: its lr acts from N on
 }
-# run folder → variant trained in it
-RUN_VARIANT = {"geogen": "geogen", "nodepth": "geogen-nodepth", "eg3d": "eg3d", "surface": "geogen",
-               "betalr": "geogen"}
+NODEPTH_IRRELEVANT = {"depth_grad=surface"}
+
+
+def variant_of(folder: str) -> str:
+    """Variant trained in a run folder: geogen / screened settings, nodepth[-<setting>], eg3d."""
+    return "eg3d" if folder == "eg3d" else "geogen-nodepth" if folder.startswith("nodepth") else "geogen"
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,7 @@ class Study:
         if self.trained(seed, name, kimg):
             return None
         cfg, out = self.cfg, self.run_dir(seed, name)
-        args = ["--data", str(self.data), "--variant", RUN_VARIANT[name], "--preset", cfg.train_preset,
+        args = ["--data", str(self.data), "--variant", variant_of(name), "--preset", cfg.train_preset,
                 "--kimg", f"{kimg:g}", "--out", str(out), "--threads", str(self.threads), "--no-progress",
                 "--set", "keep_snapshots=2", "--set", f"milestone_kimg={cfg.milestone_kimg:g}",
                 "--set", f"loss.beta_fixed_kimg={cfg.switch_kimg:g}",
@@ -162,7 +167,7 @@ class Study:
         """What a finished study has and this one lacks: training runs and result files."""
         K, out = self.cfg.kimg, []
         for s in self.cfg.seeds:
-            for r in (screened if s == 0 else names):
+            for r in dict.fromkeys((screened if s == 0 else []) + list(names)):
                 if not self.trained(s, r, K):
                     out.append(f"training s{s}/{r} (at {latest_kimg(self.run_dir(s, r)):g} of {K:g} kimg)")
             out += [f"test score s{s}/{r}" for r in names if not self.result("test", s, r).is_file()]
@@ -172,9 +177,18 @@ class Study:
         views3 = self.out / "results" / "test-views3"
         out += [f"3-view score s0/{v}" for v in names.values() if not (views3 / f"s0-{v}.json").is_file()]
         budget = self.out / "results" / "val" / "budget"
-        out += [f"budget point s0/{r} at {k:g} kimg" for r in ("geogen", "nodepth", "eg3d")
-                for k in self.milestone_kimgs(r) if not (budget / f"s0-{r}-{k:g}kimg.json").is_file()]
+        out += [f"budget point s0/{v} at {k:g} kimg" for v in VARIANTS
+                for k in self.milestone_kimgs("eg3d" if v == "eg3d" else "geogen")
+                if not (budget / f"s0-{v}-{k:g}kimg.json").is_file()]
         return out
+
+    def final_runs(self) -> dict[str, tuple[str, list[str], bool]]:
+        """variant → (run folder, --set options, branched at N) of the compared runs (after the choice)."""
+        c = self.choose()
+        c.setdefault("nodepth_run", "nodepth")
+        c.setdefault("nodepth_sets", [])
+        return {"geogen": (c["run"], c["sets"], c["run"] != "geogen"),
+                "geogen-nodepth": (c["nodepth_run"], c["nodepth_sets"], True), "eg3d": ("eg3d", [], False)}
 
     def val_done(self) -> bool:
         return all(self.result("val", 0, SCREEN[n][0]).is_file() for n in self.cfg.screen)
@@ -191,7 +205,10 @@ class Study:
             res = json.loads(self.result("val", 0, folder).read_text())
             scores[name] = res["summary"]["chamfer_l1"]["mean"]
         best = min(scores, key=lambda n: (scores[n] is None, scores[n] if scores[n] is not None else 0.0))
-        choice = {"setting": best, "run": SCREEN[best][0], "sets": SCREEN[best][1], "val_chamfer": scores,
+        run, sets = SCREEN[best]
+        nodepth = ("nodepth", []) if best in NODEPTH_IRRELEVANT or not sets else (f"nodepth-{run}", sets)
+        choice = {"setting": best, "run": run, "sets": sets, "nodepth_run": nodepth[0], "nodepth_sets": nodepth[1],
+                  "val_chamfer": scores,
                   "rule": "lowest mean Chamfer on the validation identities, seed 0"}
         atomic_write_json(path, choice)
         return choice
@@ -282,55 +299,52 @@ def plan(st: Study) -> list[Step]:
     for folder in [SCREEN[n][0] for n in cfg.screen] + ["nodepth", "eg3d"]:
         steps.append(bench(0, folder, "val", st.result("val", 0, folder), f"{folder} (seed 0, val)"))
     steps.append(refs("val"))
-    # the other seeds: geogen with the chosen setting first (the screen's decision is on the critical
-    # path), then seed 0's test scores, then the long runs that need no choice
-    def chosen_train(seed):
+    # the compared runs of every seed, with the chosen setting (seed 0's geogen is usually screened
+    # already): geogen and nodepth first (the screen's decision is on the critical path), then seed
+    # 0's test scores, then the long eg3d runs that need no choice
+    decided = st.val_done
+
+    def final_train(seed, variant):
         def argv():
-            c = st.choose()
-            t = st.train(seed, c["run"], K, c["sets"], branch=c["run"] != "geogen")
+            folder, sets, branch = st.final_runs()[variant]
+            t = st.train(seed, folder, K, sets, branch)
             return t and t[1]
-        return Step(f"train s{seed}/<chosen geogen setting> to {K:g} kimg", argv,
-                    st.out / "logs" / f"train-s{seed}-chosen.log", lambda: st.val_done() and at_switch(seed)())
+        return Step(f"train s{seed}/<chosen {variant}> to {K:g} kimg", argv,
+                    st.out / "logs" / f"train-s{seed}-chosen-{variant}.log", lambda: decided() and at_switch(seed)())
 
-    def test_benches(seed):
-        out = [bench(seed, r, "test", st.result("test", seed, r), f"{v} (seed {seed})", pictures=seed == 0)
-               for r, v in (("nodepth", "geogen-nodepth"), ("eg3d", "eg3d"))]
-
-        def chosen_bench():
-            c = st.choose()
-            b = st.bench(st.run_dir(seed, c["run"]) / "geogen.pkl", "test", st.result("test", seed, c["run"]),
-                         f"geogen (seed {seed})", pictures=seed == 0)
-            return b and b[1]
-        return [Step(f"benchmark geogen (seed {seed})", chosen_bench, st.out / "logs" / f"bench-test-s{seed}-chosen.log",
-                     lambda: st.val_done() and st.trained(seed, st.choose()["run"], K))] + out
-
-    steps += [chosen_train(s) for s in others]
-    steps += test_benches(0) + [refs("test")]
-    steps += [train(s, "nodepth", K, branch=True, ready=at_switch(s)) for s in others]
-    steps += [train(s, "eg3d", K) for s in others]
-    for s in others:
-        steps += test_benches(s)
-    # the multi-view track (seed 0): 3 input views inverted together, ranked apart from the single-view track
-
-    def multiview(r, v):
+    def final_bench(seed, variant, split="test", views=1):
         def argv():
-            run_name = st.choose()["run"] if r is None else r
-            b = st.bench(st.run_dir(0, run_name) / "geogen.pkl", "test", st.out / "results" / "test-views3" /
-                         f"s0-{v}.json", f"{v} (seed 0, 3 views)", views=3)
+            folder = st.final_runs()[variant][0]
+            out = (st.result(split, seed, folder) if views == 1 else
+                   st.out / "results" / f"{split}-views{views}" / f"s{seed}-{variant}.json")
+            b = st.bench(st.run_dir(seed, folder) / "geogen.pkl", split, out,
+                         f"{variant} (seed {seed}{'' if views == 1 else f', {views} views'})",
+                         pictures=seed == 0 and views == 1, views=views)
             return b and b[1]
-        return Step(f"benchmark {v} (seed 0, 3 views)", argv, st.out / "logs" / f"bench-test-views3-{v}.log",
-                    lambda: st.val_done() and st.trained(0, r or st.choose()["run"], K))
-    steps += [multiview(None, "geogen"), multiview("nodepth", "geogen-nodepth"), multiview("eg3d", "eg3d")]
-    # the budget curve (validation, seed 0): lowest priority
-    for r in ("geogen", "nodepth", "eg3d"):
-        for k in st.milestone_kimgs(r):
-            snap = st.run_dir(0, r) / f"snapshot-{k:09.3f}.pt"
-            out = st.out / "results" / "val" / "budget" / f"s0-{r}-{k:g}kimg.json"
-            steps.append(Step(f"benchmark {r} (seed 0, {k:g} kimg, val)",
-                              lambda snap=snap, out=out, r=r, k=k: snap.is_file() and (
-                                  b := st.bench(snap, "val", out, f"{r} (seed 0, {k:g} kimg, val)")) and b[1],
-                              st.out / "logs" / f"bench-val-budget-s0-{r}-{k:g}.log",
-                              lambda r=r: st.trained(0, r, K)))
+        tag = f"{variant} (seed {seed}{'' if views == 1 else f', {views} views'})"
+        return Step(f"benchmark {tag}", argv, st.out / "logs" / f"bench-{split}-views{views}-s{seed}-{variant}.log",
+                    lambda: decided() and st.trained(seed, st.final_runs()[variant][0], K))
+
+    sdf = ("geogen", "geogen-nodepth")
+    steps += [final_train(s, v) for s in cfg.seeds for v in sdf]
+    steps += [final_bench(0, v) for v in VARIANTS] + [refs("test")]
+    steps += [train(s, "eg3d", K) for s in others]
+    steps += [final_bench(s, v) for s in others for v in VARIANTS]
+    # the multi-view track (seed 0): 3 input views inverted together, ranked apart from the single-view track
+    steps += [final_bench(0, v, views=3) for v in VARIANTS]
+    steps += [final_bench(0, "geogen-nodepth", split="val")]       # the budget curve's final point
+    # the budget curve (validation, seed 0): lowest priority; up to N the SDF runs are geogen's trunk
+    for v in VARIANTS:
+        for k in st.milestone_kimgs("geogen" if v != "eg3d" else "eg3d"):
+            def argv(v=v, k=k):
+                folder = st.final_runs()[v][0] if k > N or v == "eg3d" else "geogen"
+                snap = st.run_dir(0, folder) / f"snapshot-{k:09.3f}.pt"
+                out = st.out / "results" / "val" / "budget" / f"s0-{v}-{k:g}kimg.json"
+                b = snap.is_file() and st.bench(snap, "val", out, f"{v} (seed 0, {k:g} kimg, val)")
+                return b and b[1]
+            steps.append(Step(f"benchmark {v} (seed 0, {k:g} kimg, val)", argv,
+                              st.out / "logs" / f"bench-val-budget-s0-{v}-{k:g}.log",
+                              lambda v=v: decided() and st.trained(0, st.final_runs()[v][0], K)))
     return steps
 
 
@@ -382,14 +396,14 @@ def main() -> None:
         raise SystemExit("error: the validation screen has not finished; nothing to report yet")
     choice = st.choose()
     chosen = choice["run"]
-    names = {chosen: "geogen", "nodepth": "geogen-nodepth", "eg3d": "eg3d"}
+    names = {folder: v for v, (folder, _, _) in st.final_runs().items()}
     screened = [SCREEN[n][0] for n in cfg.screen] + ["nodepth", "eg3d"]
     missing = st.missing(names, screened)
     if missing:
         print(f"== report of an unfinished study; missing: {', '.join(missing)}", flush=True)
     # 6. diagnostics, samples of seed 0, leaderboard, report
     for s in cfg.seeds:
-        for r in (screened if s == 0 else names):
+        for r in dict.fromkeys((screened if s == 0 else []) + list(names)):
             if st.trained(s, r, cfg.kimg):
                 diagnostics(st, s, r)
     for r, v in names.items():

@@ -147,8 +147,22 @@ def test_the_choice_is_the_lowest_validation_chamfer_and_is_kept(tmp_path):
     atomic_write_json(st.result("val", 0, "betalr"), fake_result({"1": 0.06}))
     choice = st.choose()
     assert choice["setting"] == "depth_grad=surface" and choice["run"] == "surface"
+    # a depth-loss setting leaves the ablation alone; eg3d never takes a setting
+    assert st.final_runs() == {"geogen": ("surface", ["model.depth_loss_grad=surface"], True),
+                               "geogen-nodepth": ("nodepth", [], True), "eg3d": ("eg3d", [], False)}
     atomic_write_json(st.result("val", 0, "geogen"), fake_result({"1": 0.01}))
     assert st.choose()["setting"] == "depth_grad=surface"            # decided once, then read back
+
+
+def test_a_chosen_beta_setting_also_trains_the_ablation(tmp_path):
+    st = Study(EXPERIMENTS["tiny"], tmp_path, tmp_path / "data", threads=1)
+    for run, c in (("geogen", 0.05), ("surface", 0.06), ("betalr", 0.04)):
+        atomic_write_json(st.result("val", 0, run), fake_result({"1": c}))
+    runs = st.final_runs()
+    assert runs["geogen"] == ("betalr", ["loss.beta_lr=0.01"], True)
+    assert runs["geogen-nodepth"] == ("nodepth-betalr", ["loss.beta_lr=0.01"], True)
+    _, argv, _ = st.train(1, "nodepth-betalr", 15.0, runs["geogen-nodepth"][1], branch=True)
+    assert argv[argv.index("--variant") + 1] == "geogen-nodepth" and "loss.beta_lr=0.01" in argv
 
 
 def test_missing_lists_what_an_unfinished_study_lacks(tmp_path):
@@ -160,7 +174,7 @@ def test_missing_lists_what_an_unfinished_study_lacks(tmp_path):
     atomic_write_json(st.result("test", 2, "nodepth"), fake_result({"1": 0.1}))
     missing = st.missing(names, ["geogen", "nodepth", "eg3d"])
     assert "training s1/eg3d (at 4 of 15 kimg)" in missing and "test score s2/geogen" in missing
-    assert "test score s2/nodepth" not in missing and "budget point s0/nodepth at 12 kimg" in missing
+    assert "test score s2/nodepth" not in missing and "budget point s0/geogen-nodepth at 12 kimg" in missing
     page_res = study_dir(tmp_path / "page")
     study = json.loads((page_res / "study.json").read_text())
     atomic_write_json(page_res / "study.json", {**study, "missing": ["training s2/eg3d (at 3 of 15 kimg)"]})
