@@ -299,9 +299,9 @@ def plan(st: Study) -> list[Step]:
     for folder in [SCREEN[n][0] for n in cfg.screen] + ["nodepth", "eg3d"]:
         steps.append(bench(0, folder, "val", st.result("val", 0, folder), f"{folder} (seed 0, val)"))
     steps.append(refs("val"))
-    # the compared runs of every seed, with the chosen setting (seed 0's geogen is usually screened
-    # already): geogen and nodepth first (the screen's decision is on the critical path), then seed
-    # 0's test scores, then the long eg3d runs that need no choice
+    # the compared runs of every seed with the chosen setting (seed 0's geogen is usually screened
+    # already), seed by seed with their test scores, the long eg3d runs of the other seeds last: an
+    # interrupted study leaves whole seeds (all three variants for seed 0, the SDF pair for the rest)
     decided = st.val_done
 
     def final_train(seed, variant):
@@ -326,10 +326,12 @@ def plan(st: Study) -> list[Step]:
                     lambda: decided() and st.trained(seed, st.final_runs()[variant][0], K))
 
     sdf = ("geogen", "geogen-nodepth")
-    steps += [final_train(s, v) for s in cfg.seeds for v in sdf]
+    steps += [final_train(0, v) for v in sdf]
     steps += [final_bench(0, v) for v in VARIANTS] + [refs("test")]
+    steps += [final_train(s, v) for s in others for v in sdf]
+    steps += [final_bench(s, v) for s in others for v in sdf]
     steps += [train(s, "eg3d", K) for s in others]
-    steps += [final_bench(s, v) for s in others for v in VARIANTS]
+    steps += [final_bench(s, "eg3d") for s in others]
     # the multi-view track (seed 0): 3 input views inverted together, ranked apart from the single-view track
     steps += [final_bench(0, v, views=3) for v in VARIANTS]
     steps += [final_bench(0, "geogen-nodepth", split="val")]       # the budget curve's final point
