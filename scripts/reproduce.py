@@ -240,8 +240,8 @@ def surface_diagnostics_of(model: Path) -> dict:
     import torch
 
     from geogen.model.diagnostics import surface_diagnostics
-    from geogen.training.checkpoint import load_model_file
-    from geogen.training.visualize import front_label, orbit_labels
+    from geogen.model.io import load_model_file
+    from geogen.model.render_views import front_label, orbit_labels
 
     G, cfg, meta = load_model_file(model)
     if not G.field.is_sdf:
