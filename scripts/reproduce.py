@@ -426,7 +426,7 @@ def main() -> None:
     run("leaderboard", "geogen-bench", "leaderboard", "--results", str(board),
         "--csv", str(out / "leaderboard.csv"), "--md", str(out / "leaderboard.md"), "--png", str(out / "leaderboard.png"))
     run("report", "python", "-m", "scripts.report", "--experiment", str(out), "--report", str(report),
-        "--preset", args.preset)
+        "--results", str(report / "results" / "study"), "--preset", args.preset)
     print(f"\nreproduction ({args.preset}) finished in {(time.time() - t0) / 60:.1f} min; "
           f"see {report / 'results.md'} and {out / 'leaderboard.md'}")
 
