@@ -103,7 +103,7 @@ class GeoGenAdapter:
 
     def save_state(self, state, path: Path, meta: dict) -> None:
         """The inversion (tuned generator + pivot ws) as a safe model file, for later analysis
-        such as re-meshing at other levels (benchmarks/bench_levels.py)."""
+        such as re-meshing at other levels (perf/bench_levels.py)."""
         from geogen.model.io import save_file
 
         save_file(path, {"model_config": self.cfg.to_dict(), "G_ema": {k: v.detach().cpu() for k, v in

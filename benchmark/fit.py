@@ -8,7 +8,7 @@ The backdrop is a learned colour per image row (the dataset's backdrop is a vert
 The fitted mesh is scored with the benchmark's own Chamfer (:mod:`benchmark.metrics`).
 
 It reads a dataset identity and scores with the benchmark, so it lives here, not in the model
-package; ``benchmarks/bench_fit.py`` runs the acceptance version, ``tests/test_model_fit.py`` a
+package; ``perf/bench_fit.py`` runs the acceptance version, ``tests/test_model_fit.py`` a
 short one.
 """
 

@@ -73,7 +73,7 @@ def exact_emd(a: np.ndarray, b: np.ndarray) -> float:
 
     Solved with scipy's linear_sum_assignment (a shortest-augmenting-path Jonker–Volgenant
     variant), not Sinkhorn. The JV solvers of the ``lap``, ``lapx`` and ``lapjv`` packages gave the
-    same optimum but were 1.5-4x slower on surface samples (benchmarks/bench_metrics.py).
+    same optimum but were 1.5-4x slower on surface samples (perf/bench_metrics.py).
     """
     if len(a) != len(b):
         raise ValueError("exact_emd needs two point sets of the same size")

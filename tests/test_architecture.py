@@ -87,7 +87,7 @@ def _layout_literals(path: Path) -> list[str]:
 def test_only_the_dataset_format_module_spells_the_layout():
     """Paths of the dataset folder come from dataset/format.py (issue 13 item 2)."""
     found = []
-    for pkg in ("dataset", "reconstruction", "benchmark", "leaderboard", "geogen", "benchmarks"):
+    for pkg in ("dataset", "reconstruction", "benchmark", "leaderboard", "geogen", "perf"):
         for path in sorted((ROOT / pkg).rglob("*.py")):
             if path != ROOT / "dataset" / "format.py":
                 found += _layout_literals(path)

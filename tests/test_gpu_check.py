@@ -1,4 +1,4 @@
-"""benchmarks/gpu_check.py: --help, the CPU smoke run (--device cpu --quick) and the GPU-days arithmetic."""
+"""perf/gpu_check.py: --help, the CPU smoke run (--device cpu --quick) and the GPU-days arithmetic."""
 
 import importlib.util
 import json
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "perf" / "gpu_check.py"
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Short single-scene fit: free tri-planes + the GeoGen field recover an analytic shape's mesh.
 
-The acceptance version (a dataset head, 2% chamfer in <= 10 min) is benchmarks/bench_fit.py.
+The acceptance version (a dataset head, 2% chamfer in <= 10 min) is perf/bench_fit.py.
 """
 
 import numpy as np

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Top-level folders whose Python files make the graph.
-PACKAGES = ("geogen", "dataset", "reconstruction", "benchmark", "leaderboard", "scripts", "benchmarks")
+PACKAGES = ("geogen", "dataset", "reconstruction", "benchmark", "leaderboard", "scripts", "perf")
 
 #: Units: name → the module-name prefixes it holds (a module belongs to the unit of its longest
 #: matching prefix; ``EXACT`` names a module by its full name).
@@ -37,7 +37,7 @@ UNITS: dict[str, tuple[str, ...]] = {
     "leaderboard": ("leaderboard",),
     "commands": ("geogen.cli",),
     "scripts": ("scripts",),
-    "benchmarks": ("benchmarks",),
+    "perf": ("perf",),
 }
 EXACT = {"geogen": "common"}  # the package root: its version string
 
@@ -51,7 +51,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("benchmark", ("benchmark",)),
     ("leaderboard", ("leaderboard",)),
     ("commands", ("commands",)),
-    ("scripts", ("scripts", "benchmarks")),
+    ("scripts", ("scripts", "perf")),
 )
 
 #: Unit → units it must not import although they sit lower: using a trained model must not need

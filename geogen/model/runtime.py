@@ -6,7 +6,7 @@ more than 32 MB with fresh mmap()s and returns freed heap tops to the OS, so eve
 page-faults the same memory in again (zero-filled by the kernel): a large share of the step's
 time is spent in the kernel. Telling malloc never to mmap and never to trim makes freed blocks
 reusable, for ~0.1–0.2 GB more peak RSS. Measured at eg3d-matched settings with
-benchmarks/bench_train.py --keep-freed-memory: +25–30 % images/s under heavy machine load,
+perf/bench_train.py --keep-freed-memory: +25–30 % images/s under heavy machine load,
 within noise (±5 %) at moderate load (docs/training.md). Process-wide and irreversible: the
 training loop (``geogen.training.trainer.Trainer`` on CPU) calls it, libraries should not.
 """

@@ -1,6 +1,6 @@
 """Cost of the generation metrics and a sanity figure for ID; prints a table.
 
-    python benchmarks/bench_image_metrics.py [--data D] [--model geogen.pkl] [--n 1000]
+    python perf/bench_image_metrics.py [--data D] [--model geogen.pkl] [--n 1000]
 
 - Inception-v3 (FID variant) seconds per image (random non-standard weights: the cost does not
   depend on the weights), FID from N×2048 features (d×d path) and KID (100 subsets × 1000);

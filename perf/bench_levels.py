@@ -1,7 +1,7 @@
 """Mesh-extraction level sensitivity of benchmark inversions (an investigation, not the protocol).
 
-    python benchmarks/bench_levels.py out/reproduce/results            # every <variant>.inversions/
-    python benchmarks/bench_levels.py out/reproduce/results --json out/reproduce/levels.json
+    python perf/bench_levels.py out/reproduce/results            # every <variant>.inversions/
+    python perf/bench_levels.py out/reproduce/results --json out/reproduce/levels.json
 
 Re-meshes each inversion kept by `geogen-bench run --save-inversions` at several levels (SDF
 variants: offsets of the zero level set; EG3D: density thresholds) and scores Chamfer-L1 and F@1%

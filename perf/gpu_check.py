@@ -1,7 +1,7 @@
 """The GPU check of issue 12: one script a lent GPU machine runs end to end (< 8 min on one GPU).
 
-    python benchmarks/gpu_check.py --out $OUT/gpu_check.json          # on the GPU machine
-    python benchmarks/gpu_check.py --device cpu --quick --out /tmp/g.json   # CPU smoke run (tests)
+    python perf/gpu_check.py --out $OUT/gpu_check.json          # on the GPU machine
+    python perf/gpu_check.py --device cpu --quick --out /tmp/g.json   # CPU smoke run (tests)
 
 It measures, on one device:
 

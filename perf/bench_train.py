@@ -2,8 +2,8 @@
 R1 step, peak RSS and optionally mesh-extraction time, per preset and variant; optionally the same
 measurement on an older commit, alternating, with the new/old ratio.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_train.py --preset eg3d-matched --variants eg3d geogen
-    .venv/bin/python benchmarks/bench_train.py --preset eg3d-matched tiny --old 10e816d --rounds 3
+    OMP_NUM_THREADS=1 .venv/bin/python perf/bench_train.py --preset eg3d-matched --variants eg3d geogen
+    .venv/bin/python perf/bench_train.py --preset eg3d-matched tiny --old 10e816d --rounds 3
 
 Presets: the package's ``tiny`` / ``small`` and ``eg3d-matched`` (issue 14's side-by-side
 settings with EG3D's code, see ``train_presets.py``). Each measurement runs in its own

@@ -1,6 +1,6 @@
 """Head generator speed: seconds to sample + build and mesh an identity, material cost per point.
 
-Usage: python benchmarks/bench_head.py [--identities 8] [--resolution 128 160] [--seed 0]
+Usage: python perf/bench_head.py [--identities 8] [--resolution 128 160] [--seed 0]
 Prints one row per mesh resolution (mean and worst over identities) and per hair style.
 Times are CPU seconds of this process (``time.process_time``, single-threaded numpy), which a
 busy shared machine disturbs far less than wall-clock time; the wall-clock total is printed too.

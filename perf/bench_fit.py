@@ -4,8 +4,8 @@ Builds (or reuses) a one-identity tiny dataset, fits for at most --budget second
 the SDF zero level set at --mesh-res³ and prints a table: fit time, steps, chamfer_l1 (normalised
 by the GT bounding-box diagonal), PSNR of the training views, final β.
 
-    .venv/bin/python benchmarks/bench_fit.py                     # dataset head, 540 s budget
-    .venv/bin/python benchmarks/bench_fit.py --shape sphere      # analytic shape, no dataset needed
+    .venv/bin/python perf/bench_fit.py                     # dataset head, 540 s budget
+    .venv/bin/python perf/bench_fit.py --shape sphere      # analytic shape, no dataset needed
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Mesh-extraction time (tri-planes + grid + marching cubes) and peak RSS, new code vs an older commit.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_mesh.py --old 10e816d
-    .venv/bin/python benchmarks/bench_mesh.py --old 10e816d --model runs/tiny/geogen.pkl --presets model
+    OMP_NUM_THREADS=1 .venv/bin/python perf/bench_mesh.py --old 10e816d
+    .venv/bin/python perf/bench_mesh.py --old 10e816d --model runs/tiny/geogen.pkl --presets model
 
 Presets: ``tiny`` (the package preset) and ``eg3d-matched`` (issue 14's settings: planes 3 × 32 ch
 × 256², decoder 64 hidden / 32 features, z/w 512, cbase 4096 / cmax 128), each with randomly

@@ -1,6 +1,6 @@
 """Shape-distribution metrics on sets whose answer is known, from a dataset's own GT meshes.
 
-    python benchmarks/bench_shapes.py --data D [--points 2000,10000]
+    python perf/bench_shapes.py --data D [--points 2000,10000]
 
 The "samples" are GT meshes, so each row has an expected outcome: one half of the training GT
 against the other half, and the test GT against the training GT (draws of the same head sampler:

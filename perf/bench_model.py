@@ -4,7 +4,7 @@ Phases, as one training iteration runs them: G step (G forward + D on fakes + ba
 (G forward without grad + D on fakes and reals + backward), R1 (D on reals with a double
 backward, every ``r1_interval`` D steps, amortised here). Prints wall and CPU-time figures.
 
-    .venv/bin/python benchmarks/bench_model.py --presets tiny small --variants geogen eg3d
+    .venv/bin/python perf/bench_model.py --presets tiny small --variants geogen eg3d
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Does torch.compile pay back on CPU? Compile time and steady state of the tri-plane backbone.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_compile.py [--preset eg3d-matched] [--reps 3]
+    OMP_NUM_THREADS=1 .venv/bin/python perf/bench_compile.py [--preset eg3d-matched] [--reps 3]
 
 Times the backbone (``G.backbone``, the largest part of a training iteration at eg3d-matched
 settings) eagerly and under ``torch.compile`` (inductor, C++ code generated with the machine's

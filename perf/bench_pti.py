@@ -1,8 +1,8 @@
 """PTI inversion time per identity and its result quality, new code vs an older commit, with a
 profile of where a step's time goes.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_pti.py --model geogen.pkl --data D --old 10e816d
-    .venv/bin/python benchmarks/bench_pti.py --model geogen.pkl --data D --profile-steps 20
+    OMP_NUM_THREADS=1 .venv/bin/python perf/bench_pti.py --model geogen.pkl --data D --old 10e816d
+    .venv/bin/python perf/bench_pti.py --model geogen.pkl --data D --profile-steps 20
 
 For each of the first ``--limit`` test identities of D: the ``--preset`` inversion (``small``:
 200 W steps + 100 tuning steps) from one seeded input view, the 128³ mesh, and the PSNR of the

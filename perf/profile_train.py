@@ -1,6 +1,6 @@
 """Where a training iteration spends its time: torch.profiler table of ``Trainer.train_step``.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/profile_train.py --preset eg3d-matched --variant eg3d
+    OMP_NUM_THREADS=1 .venv/bin/python perf/profile_train.py --preset eg3d-matched --variant eg3d
 
 Runs one warm-up iteration (it includes the lazy R1 step), then profiles ``--iters`` iterations
 without R1 and one R1 step on their own, and prints the operators sorted by self CPU time with

@@ -1,6 +1,6 @@
 """Cost of the SDF training terms of issue 10 on a tiny-preset training iteration (CPU).
 
-    .venv/bin/python benchmarks/bench_regularizers.py [--iters 6] [--threads 1]
+    .venv/bin/python perf/bench_regularizers.py [--iters 6] [--threads 1]
 
 Alternates iterations of each configuration (so machine noise hits all of them) on a stand-in
 dataset and prints the median seconds per iteration, img/s, the ratio to the configuration

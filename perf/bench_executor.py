@@ -1,7 +1,7 @@
 """Executor overhead of a dataset build: the same small build with the local executor (1 and N
 processes) and with Ray (a local cluster of N CPUs, its start-up timed separately).
 
-    nice .venv/bin/python benchmarks/bench_executor.py --identities 6 --workers 2
+    nice .venv/bin/python perf/bench_executor.py --identities 6 --workers 2
 
 Prints one table: wall seconds of the build, identities/s, and Ray's cluster start-up. Every
 build writes the same bytes (checked); on a shared machine compare rows of one run only.

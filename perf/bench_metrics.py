@@ -1,8 +1,8 @@
 """Time every geometry metric of one pair (100k points per surface, EMD on 2,048), new code vs an
 older commit, and the exact-EMD solvers side by side.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_metrics.py --old 10e816d --data D [--pred DIR]
-    PYTHONPATH=/path/with/lap .venv/bin/python benchmarks/bench_metrics.py --solvers-only
+    OMP_NUM_THREADS=1 .venv/bin/python perf/bench_metrics.py --old 10e816d --data D [--pred DIR]
+    PYTHONPATH=/path/with/lap .venv/bin/python perf/bench_metrics.py --solvers-only
 
 Pairs: ``synthetic`` (a bumpy ellipsoid, 20k faces, against an ellipsoid, 82k faces), with
 ``--data D`` the GT meshes of consecutive test identities of D (another head as the

@@ -1,6 +1,6 @@
 """Time the dataset build per identity (head build, mesh, render, write) and images per second.
 
-    .venv/bin/python benchmarks/bench_data.py [--presets tiny small] [--identities 3] [--workers 1]
+    .venv/bin/python perf/bench_data.py [--presets tiny small] [--identities 3] [--workers 1]
 
 Builds a few identities of each preset into a temporary folder (one worker by default, so
 the figures are per core) and prints a table. Target (issue 2): <= 5 s per identity at 128^2

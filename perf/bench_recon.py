@@ -16,7 +16,7 @@ Two modes:
   (for sweeping fusion and meshing settings without redoing stereo).
 
 Tune settings on the ``val`` (or ``train``) split; the ``test`` split is for the final figure.
-Run: ``.venv/bin/python benchmarks/bench_recon.py [--threads 1] [--preset tiny] [--dataset D [--split val]]``.
+Run: ``.venv/bin/python perf/bench_recon.py [--threads 1] [--preset tiny] [--dataset D [--split val]]``.
 Timings on a shared CPU are pessimistic: the header prints the load average.
 """
 

@@ -1,6 +1,6 @@
 """Reference rows on a real build: template-mean per grid resolution, and the oracle's shortlist.
 
-    python benchmarks/bench_baselines.py --data D [--resolutions 64,96,128,160] [--work /tmp/bb]
+    python perf/bench_baselines.py --data D [--resolutions 64,96,128,160] [--work /tmp/bb]
 
 Prints, with the default protocol: template-mean's Chamfer / F@1% / NC and the seconds to build
 and score it at each marching-cubes resolution; oracle-nearest-train searched exactly (protocol
