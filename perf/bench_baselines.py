@@ -17,14 +17,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from harness import Run, Table  # noqa: E402
 from benchmark.baselines import BaselineSettings, run_baselines  # noqa: E402
 from benchmark.protocol import Protocol  # noqa: E402
 
 
-def summary(result: dict) -> str:
+def summary(result: dict) -> tuple[str, str, str]:
     s = result["summary"]
-    return (f"{s['chamfer_l1']['mean']:.4f} ± {s['chamfer_l1']['std']:.4f} | {s['fscore@0.01']['mean']:.3f} | "
+    return (f"{s['chamfer_l1']['mean']:.4f} ± {s['chamfer_l1']['std']:.4f}", f"{s['fscore@0.01']['mean']:.3f}",
             f"{s['normal_consistency']['mean']:.3f}")
 
 
@@ -36,14 +38,14 @@ def main() -> None:
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_baselines."))
     proto = Protocol()
-    print("| baseline | setting | seconds | Chamfer mean ± std ↓ | F@1% ↑ | NC ↑ |")
-    print("|---|---|---|---|---|---|")
+    run = Run("bench_baselines", f"dataset {args.data}, default protocol")
+    table = Table(["baseline", "setting", "seconds", "Chamfer mean ± std ↓", "F@1% ↑", "NC ↑"])
     for res in [int(r) for r in args.resolutions.split(",")]:
         t0 = time.perf_counter()
         out = run_baselines(args.data, work / f"template-{res}", proto,
                             BaselineSettings(baselines=("template-mean",), template_resolution=res),
                             pictures=False, progress=False)["template-mean"]
-        print(f"| template-mean | {res} cells | {time.perf_counter() - t0:.0f} | {summary(out)} |", flush=True)
+        table.add("template-mean", f"{res} cells", f"{time.perf_counter() - t0:.0f}", *summary(out))
     chosen = {}
     for label, shortlist in (("exact (every reference)", None), ("shortlist 8", 8)):
         t0 = time.perf_counter()
@@ -51,10 +53,11 @@ def main() -> None:
                             BaselineSettings(baselines=("oracle-nearest",), oracle_shortlist=shortlist),
                             pictures=False, progress=False)["oracle-nearest-train"]
         chosen[label] = {k: v["id"] for k, v in out["method"]["details"]["nearest"].items()}
-        print(f"| oracle-nearest-train | {label} | {time.perf_counter() - t0:.0f} | {summary(out)} |", flush=True)
+        table.add("oracle-nearest-train", label, f"{time.perf_counter() - t0:.0f}", *summary(out))
     a, b = chosen.values()
     print(f"\noracle choices identical for {sum(a[k] == b[k] for k in a)} of {len(a)} test identities; "
           f"scratch folder {work}; mean of {len(a)} identities, std over identities")
+    run.done()
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from harness import Run, Table, load  # noqa: E402
 from train_presets import BENCH_PRESETS, configs  # noqa: E402
 
 
@@ -71,22 +72,22 @@ def main() -> None:
     if args.worker:
         print(json.dumps(measure(args.preset, args.worker, args.reps)))
         return
-    print(f"# bench_compile: preset {args.preset}, backbone only, batch of the preset, 1 thread")
-    print("| mode | fwd+bwd first call s | fwd+bwd CPU s | fwd (no grad) first call s | fwd CPU s | load before→after |")
-    print("|---|---|---|---|---|---|")
+    run = Run("bench_compile", f"preset {args.preset}, backbone only, batch of the preset, 1 thread")
+    table = Table(["mode", "fwd+bwd first call s", "fwd+bwd CPU s", "fwd (no grad) first call s", "fwd CPU s",
+                   "load before→after"])
     for mode in ("eager", "compile"):
         with tempfile.TemporaryDirectory() as cache:
             env = {**os.environ, "OMP_NUM_THREADS": "1", "TORCHINDUCTOR_CACHE_DIR": cache}
-            before = open("/proc/loadavg").read().split()[0]
+            before = load()
             proc = subprocess.run([sys.executable, __file__, "--worker", mode, "--preset", args.preset,
                                    "--reps", str(args.reps)], capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             print(f"{mode}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
             continue
         r = json.loads(proc.stdout.strip().splitlines()[-1])
-        after = open("/proc/loadavg").read().split()[0]
-        print(f"| {mode} | {r['fwd_bwd_first_s']:.1f} | {r['fwd_bwd_cpu_s']:.2f} | {r['fwd_first_s']:.1f} | "
-              f"{r['fwd_cpu_s']:.2f} | {before}→{after} |", flush=True)
+        table.add(mode, f"{r['fwd_bwd_first_s']:.1f}", f"{r['fwd_bwd_cpu_s']:.2f}", f"{r['fwd_first_s']:.1f}",
+                  f"{r['fwd_cpu_s']:.2f}", f"{before}→{load()}")
+    run.done()
 
 
 if __name__ == "__main__":

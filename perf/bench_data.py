@@ -20,6 +20,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dataset.build import BuildOptions, build_dataset  # noqa: E402
+from harness import Run  # noqa: E402  (perf/, the script's folder)
 from dataset.config import make_config  # noqa: E402
 
 
@@ -43,16 +44,17 @@ def main() -> None:
     ap.add_argument("--identities", type=int, default=3)
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
+    run = Run("bench_data", f"{args.identities} identities per preset, {args.workers} worker(s)")
     rows = [bench(p, args.identities, args.workers) for p in args.presets]
-    print(f"{'preset':7} {'res':>4} {'views':>5} {'mc':>4} {'ids':>3} {'wkr':>3} | seconds per identity: "
-          f"{'build':>6} {'mesh':>6} {'render':>7} {'write':>6} {'total':>6} | {'wall s':>7} {'img/s':>6} {'cpu s/id':>8}")
-    for r in rows:
-        print(f"{r['preset']:7} {r['res']:>4} {r['views']:>5} {r['mc']:>4} {r['n']:>3} {r['workers']:>3} | "
-              f"{'':22}{r['build']:6.2f} {r['mesh']:6.2f} {r['render']:7.2f} {r['write']:6.2f} {r['total']:6.2f} | "
-              f"{r['wall']:7.1f} {r['img_s']:6.1f} {r['cpu']:8.2f}")
+    run.table([{"preset": r["preset"], "res": r["res"], "views": r["views"], "mc": r["mc"], "ids": r["n"],
+                "workers": r["workers"],
+                **{f"{k} s/id": f"{r[k]:.2f}" for k in ("build", "mesh", "render", "write", "total")},
+                "wall s": f"{r['wall']:.1f}", "img/s": f"{r['img_s']:.1f}", "cpu s/id": f"{r['cpu']:.2f}"}
+               for r in rows])
     print("build = sample + build the head SDF; mesh = marching cubes; render = all views (RGB 2x2 AA, "
           "shadows, AO, exact depth/normals/mask); write = PNG/npy/PLY/JSON/COLMAP + checksums;\n"
           "cpu s/id = CPU seconds of this process per identity (workers = 1 only): wall >> cpu means a busy machine.")
+    run.done()
 
 
 if __name__ == "__main__":

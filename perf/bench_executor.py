@@ -10,13 +10,15 @@ build writes the same bytes (checked); on a shared machine compare rows of one r
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import Run  # noqa: E402
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -30,6 +32,7 @@ def main() -> None:
     p.add_argument("--resolution", type=int, default=48)
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args()
+    run = Run("bench_executor", f"{args.identities} identities × {args.views} views at {args.resolution}²")
 
     import ray
 
@@ -56,13 +59,11 @@ def main() -> None:
             rows.append((kind, workers, seconds, args.identities / seconds, startup))
             trees.append(_files(root))
     same = all(t == trees[0] for t in trees)
-    load = open("/proc/loadavg").read().split()[0]
-    print(f"# bench_executor: {args.identities} identities × {args.views} views at {args.resolution}², "
-          f"{os.cpu_count()} CPUs, load {load}; identical bytes: {same}")
-    print("| executor | workers | build s | identities/s | cluster start s |")
-    print("| --- | --- | --- | --- | --- |")
-    for kind, workers, seconds, rate, startup in rows:
-        print(f"| {kind} | {workers} | {seconds:.1f} | {rate:.2f} | {'' if startup is None else f'{startup:.1f}'} |")
+    print(f"identical bytes: {same}")
+    run.table([{"executor": kind, "workers": workers, "build s": f"{seconds:.1f}", "identities/s": f"{rate:.2f}",
+                "cluster start s": "" if startup is None else f"{startup:.1f}"}
+               for kind, workers, seconds, rate, startup in rows])
+    run.done()
 
 
 if __name__ == "__main__":

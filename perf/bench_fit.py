@@ -11,7 +11,6 @@ by the GT bounding-box diagonal), PSNR of the training views, final β.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import torch
 
 from benchmark.fit import FitConfig, fit_scene, load_identity, render_mesh_views
 from dataset import format as layout
+from harness import Run  # perf/, the script's folder
 
 
 def dataset_head(folder: Path):
@@ -56,6 +56,7 @@ def main() -> None:
                     help="torch threads (1 is faster when other processes share the CPU; 2 on an idle 2-core machine)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    run = Run("bench_fit", f"scene {args.shape}, budget {args.budget:.0f} s, mesh {args.mesh_res}³")
     data = dataset_head(Path(args.data)) if args.shape == "head" else analytic(args.shape)
     fc = FitConfig(steps=args.steps, time_budget_s=args.budget, mesh_resolution=args.mesh_res)
     t0 = time.time()
@@ -63,12 +64,12 @@ def main() -> None:
     total = time.time() - t0
     V, H = data.images.shape[:2]
     print()
-    print(f"| scene | views | res | steps | fit s (wall) | fit s (CPU) | total s | chamfer_l1 (% diag) | PSNR dB | beta |")
-    print(f"|---|---|---|---|---|---|---|---|---|---|")
-    print(f"| {args.shape} | {V} | {H} | {r['steps']} | {r['fit_seconds']:.0f} | {r['fit_cpu_seconds']:.0f} | {total:.0f} | "
-          f"{100 * r['chamfer_l1']:.2f} | {r['psnr']:.2f} | {r['beta']:.4f} |")
-    print(f"(torch threads {args.threads}; load average {os.getloadavg()[0]:.1f} at the end: on a shared CPU "
-          f"wall times are pessimistic, CPU seconds show the work done)")
+    run.table([{"scene": args.shape, "views": V, "res": H, "steps": r["steps"],
+                "fit s (wall)": f"{r['fit_seconds']:.0f}",
+                "fit s (CPU)": f"{r['fit_cpu_seconds']:.0f}", "total s": f"{total:.0f}",
+                "chamfer_l1 (% diag)": f"{100 * r['chamfer_l1']:.2f}", "PSNR dB": f"{r['psnr']:.2f}",
+                "beta": f"{r['beta']:.4f}"}])
+    run.done("on a shared CPU wall times are pessimistic, CPU seconds show the work done")
 
 
 if __name__ == "__main__":

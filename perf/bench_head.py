@@ -17,6 +17,7 @@ import numpy as np
 from dataset.head import build_head, sdf_normals
 from dataset.identity import sample_identity
 from dataset.mesh_extract import extract_mesh
+from harness import Run, Table  # perf/, the script's folder
 
 
 def main() -> None:
@@ -26,8 +27,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    wall = time.perf_counter()
-    print(f"{'grid':>5} {'build s':>8} {'mesh s':>8} {'worst mesh s':>12} {'material us/pt':>15} {'vertices':>9} {'faces':>9}")
+    run = Run("bench_head", f"{args.identities} identities, seed {args.seed}, CPU seconds of this process")
+    table = Table(["grid", "build s", "mesh s", "worst mesh s", "material us/pt", "vertices", "faces"])
     by_style: dict[str, list[float]] = defaultdict(list)
     for res in args.resolution:
         rows = []
@@ -46,12 +47,12 @@ def main() -> None:
             if res == args.resolution[-1]:
                 by_style[params.hair_style].append(t2 - t1)
         r = np.array(rows)
-        print(f"{res:>5} {r[:, 0].mean():8.3f} {r[:, 1].mean():8.3f} {r[:, 1].max():12.3f} {r[:, 2].mean():15.1f}"
-              f" {int(r[:, 3].mean()):>9} {int(r[:, 4].mean()):>9}")
-    print(f"(wall-clock for everything: {time.perf_counter() - wall:.1f} s)")
+        table.add(res, f"{r[:, 0].mean():.3f}", f"{r[:, 1].mean():.3f}", f"{r[:, 1].max():.3f}",
+                  f"{r[:, 2].mean():.1f}", int(r[:, 3].mean()), int(r[:, 4].mean()))
     print(f"\nmesh CPU seconds by hair style at grid {args.resolution[-1]}:")
-    for style, ts in sorted(by_style.items()):
-        print(f"  {style:<9} {np.mean(ts):.3f}  (n={len(ts)})")
+    run.table([{"hair style": style, "mesh CPU s": f"{np.mean(ts):.3f}", "n": len(ts)}
+               for style, ts in sorted(by_style.items())])
+    run.done()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from harness import Run  # perf/, the script's folder
+
 
 def timed(fn, *args, **kw):
     t = time.perf_counter()
@@ -60,6 +62,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    run = Run("bench_image_metrics", f"N = {args.n}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         net, _ = load_inception(random_inception_weights(Path(tmp) / "w.pth"), allow_nonstandard=True)
@@ -92,10 +95,8 @@ def main() -> None:
         same, diff, n = dataset_id(args.data, embedder)
         rows.append((f"dataset ID, same identity ({n} identities, |az| < 35°)", f"{same:.4f}"))
         rows.append(("dataset ID, different identities", f"{diff:.4f}"))
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure':<{width}}  value")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    run.table([{"measure": name, "value": value} for name, value in rows])
+    run.done()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dataset.format import Dataset  # noqa: E402
 from benchmark.metrics import score_pair  # noqa: E402
@@ -29,6 +30,7 @@ from geogen.common.atomic import atomic_write_json  # noqa: E402
 from geogen.common.meshio import load_mesh  # noqa: E402
 from geogen.model.mesh import extract_mesh  # noqa: E402
 from geogen.model.io import build_generator, load_file  # noqa: E402
+from harness import Run, Table  # noqa: E402
 
 SDF_LEVELS = (-0.02, -0.01, 0.0, 0.01, 0.02)
 DENSITY_LEVELS = (2.0, 5.0, 10.0, 20.0, 40.0)
@@ -72,8 +74,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     out = {}
-    print("| method | level | n meshed | Chamfer-L1 mean | F@1% mean | seconds |")
-    print("|---|---|---|---|---|---|")
+    run = Run("bench_levels", f"{args.results}, marching cubes at {args.resolution}³")
+    table = Table(["method", "level", "n meshed", "Chamfer-L1 mean", "F@1% mean", "seconds"])
     for res in sorted(args.results.glob("*.json")):
         if not res.with_suffix(".inversions").is_dir():
             continue
@@ -84,10 +86,11 @@ def main() -> None:
         for level, row in s["levels"].items():
             ch = np.mean(row["chamfer_l1"]) if row["chamfer_l1"] else float("nan")
             fs = np.mean(row["fscore@0.01"]) if row["fscore@0.01"] else float("nan")
-            print(f"| {s['method']} | {level:g} | {len(row['chamfer_l1'])}/{s['n']} | {ch:.4f} | {fs:.3f} | "
-                  f"{dt / max(len(s['levels']), 1):.0f} |", flush=True)
+            table.add(s["method"], f"{level:g}", f"{len(row['chamfer_l1'])}/{s['n']}", f"{ch:.4f}", f"{fs:.3f}",
+                      f"{dt / max(len(s['levels']), 1):.0f}")
     if args.json:
         atomic_write_json(args.json, out)
+    run.done()
 
 
 if __name__ == "__main__":

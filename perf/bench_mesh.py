@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -29,13 +28,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Run, Table, load, peak_rss_mb  # noqa: E402
 from worktrees import old_tree  # noqa: E402
 EG3D_MATCHED = dict(z_dim=512, w_dim=512, channel_base=4096, channel_max=128, plane_resolution=256,
                     plane_channels=32, decoder_hidden=64, decoder_features=32)
-
-
-def _load() -> str:
-    return open("/proc/loadavg").read().split()[0]
 
 
 def build(preset: str, variant: str, model: str | None):
@@ -79,13 +75,13 @@ def worker(args) -> None:
     from geogen.model.mesh import extract_mesh
 
     G, ws, level = build(args.preset, args.variant, args.model)
-    load = _load()
+    load_start = load()
     t = time.perf_counter()
     v, f = extract_mesh(G, ws, resolution=args.resolution, level=level)
     seconds = time.perf_counter() - t
     np.savez(args.save, v=v, f=f)
-    print(json.dumps({"seconds": seconds, "load": load, "faces": int(len(f)), "level": level,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"seconds": seconds, "load": load_start, "faces": int(len(f)), "level": level,
+                      "peak_rss_mb": peak_rss_mb()}))
 
 
 
@@ -132,9 +128,9 @@ def main() -> None:
         return worker(args)
     trees = {"new": old_tree(args.new) if args.new else REPO} | ({"old": old_tree(args.old)} if args.old else {})
     tmp = Path(tempfile.mkdtemp())
-    print(f"mesh extraction at {args.resolution}³, one thread, seconds (load = 1-min load average at the start)")
-    print(f"{'preset':<13} {'variant':<7} {'code':<4} {'min s':>7} {'median s':>8} {'loads':<16} "
-          f"{'peak RSS MB':>11} {'faces':>8}  mesh")
+    run = Run("bench_mesh", f"mesh extraction at {args.resolution}³, one thread, seconds "
+              "(loads = 1-min load average at the start of each worker)")
+    table = Table(["preset", "variant", "code", "min s", "median s", "loads", "peak RSS MB", "faces", "mesh"])
     for preset in args.presets:
         for variant in (args.variants if preset != "model" else ["model"]):
             res = {k: [] for k in trees}
@@ -145,13 +141,14 @@ def main() -> None:
                 secs = [x["seconds"] for x in rows]
                 check = same_mesh(tmp / "new.npz", tmp / "old.npz") if code == "new" and "old" in res else ""
                 lvl = f" (level {rows[0]['level']:.3g})" if rows[0]["level"] is not None and code == "new" else ""
-                print(f"{preset:<13} {variant:<7} {code:<4} {min(secs):>7.2f} {statistics.median(secs):>8.2f} "
-                      f"{','.join(x['load'] for x in rows):<16} {max(x['peak_rss_mb'] for x in rows):>11.0f} "
-                      f"{rows[0]['faces']:>8}  {check}{lvl}")
+                table.add(preset, variant, code, f"{min(secs):.2f}", f"{statistics.median(secs):.2f}",
+                          ",".join(x["load"] for x in rows), f"{max(x['peak_rss_mb'] for x in rows):.0f}",
+                          rows[0]["faces"], f"{check}{lvl}")
             if "old" in res:
                 ratio = statistics.median(x["seconds"] for x in res["old"]) / statistics.median(
                     x["seconds"] for x in res["new"])
-                print(f"{'':<13} {'':<7} old/new median time: {ratio:.1f}×")
+                table.add(preset, variant, "old/new", "", f"{ratio:.1f}× (median time)", "", "", "", "")
+    run.done()
 
 
 if __name__ == "__main__":

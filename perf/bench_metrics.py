@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -31,11 +30,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Run, Table, load, peak_rss_mb  # noqa: E402
 from worktrees import old_tree  # noqa: E402
-
-
-def _load() -> str:
-    return open("/proc/loadavg").read().split()[0]
 
 
 def head_like_pair():
@@ -76,7 +72,7 @@ def worker(args) -> None:
     protocol = Protocol(n_points=args.points, emd_points=args.emd_points)
     rows = []
     for name, pred, gt, sid in pairs(args.data, args.pred, args.limit):
-        load = _load()
+        load_start = load()
         t = time.perf_counter()
         ctx, _ = prepare_pair(pred, gt, protocol, sid)
         times, values = {"prepare": time.perf_counter() - t}, {}
@@ -84,9 +80,9 @@ def worker(args) -> None:
             t = time.perf_counter()
             values[metric] = METRICS.get(metric).fn(ctx)
             times[metric] = time.perf_counter() - t
-        rows.append({"pair": name, "load": load, "times": times, "values": values,
+        rows.append({"pair": name, "load": load_start, "times": times, "values": values,
                      "total": sum(times.values())})
-    print(json.dumps({"rows": rows, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"rows": rows, "peak_rss_mb": peak_rss_mb()}))
 
 
 
@@ -142,18 +138,19 @@ def solvers(m: int, rounds: int) -> None:
     cases["half shell vs sphere"] = cdist(0.6 * half / np.linalg.norm(half, axis=1, keepdims=True),
                                           v / np.linalg.norm(v, axis=1, keepdims=True))
     print(f"\nexact EMD solvers at M = {m}, one thread, seconds (min over {rounds}; load at the start)")
+    table = Table(["case", "solver", "seconds", "load", "EMD", "optimum"])
     for case, cost in cases.items():
         best = None
         for name, solve in candidates.items():
-            secs, load = [], _load()
+            secs, load_start = [], load()
             for _ in range(rounds):
                 t = time.perf_counter()
                 cols = np.asarray(solve(cost))
                 secs.append(time.perf_counter() - t)
             value = float(cost[np.arange(m), cols].mean())
             best = value if best is None else best
-            print(f"  {case:<20} {name:<34} {min(secs):7.2f}  load {load}  EMD {value:.6f}"
-                  f"{'' if abs(value - best) < 1e-9 else '  (NOT the optimum)'}")
+            table.add(case, name, f"{min(secs):.2f}", load_start, f"{value:.6f}",
+                      "yes" if abs(value - best) < 1e-9 else "NOT the optimum")
 
 
 def main() -> None:
@@ -170,6 +167,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.worker:
         return worker(args)
+    run = Run("bench_metrics", f"{args.points} points, EMD on {args.emd_points}"
+              + (f", old = {args.old}" if args.old else ""))
     if not args.solvers_only:
         trees = {"new": REPO} | ({"old": old_tree(args.old)} if args.old else {})
         runs = {k: [] for k in trees}
@@ -179,22 +178,24 @@ def main() -> None:
         names = list(runs["new"][0]["rows"][0]["times"])
         print(f"geometry metrics of one pair, {args.points} points, EMD on {args.emd_points}, one thread, "
               f"seconds (median of {args.rounds}; shared work counts where first used)")
-        print(f"{'pair':<16} {'code':<4} " + " ".join(f"{n[:9]:>9}" for n in names) +
-              f" {'total':>7} {'loads':<12} {'RSS MB':>6}")
+        table, notes = Table(["pair", "code", *names, "total", "loads", "RSS MB"]), []
         for i, row in enumerate(runs["new"][0]["rows"]):
             for code, rs in runs.items():
                 med = {n: statistics.median(r["rows"][i]["times"][n] for r in rs) for n in names}
                 total = statistics.median(r["rows"][i]["total"] for r in rs)
                 loads = ",".join(r["rows"][i]["load"] for r in rs)
-                print(f"{row['pair']:<16} {code:<4} " + " ".join(f"{med[n]:>9.3f}" for n in names) +
-                      f" {total:>7.2f} {loads:<12} {max(r['peak_rss_mb'] for r in rs):>6.0f}")
+                table.add(row["pair"], code, *(f"{med[n]:.3f}" for n in names), f"{total:.2f}", loads,
+                          f"{max(r['peak_rss_mb'] for r in rs):.0f}")
             if "old" in runs:
                 new_v, old_v = runs["new"][0]["rows"][i]["values"], runs["old"][0]["rows"][i]["values"]
                 diff = max(abs(new_v[k] - old_v[k]) / max(abs(old_v[k]), 1e-12) for k in new_v)
                 ratio = (statistics.median(r["rows"][i]["total"] for r in runs["old"]) /
                          statistics.median(r["rows"][i]["total"] for r in runs["new"]))
-                print(f"{'':<16} old/new total {ratio:.2f}×, metric values max relative difference {diff:.1e}")
+                notes.append(f"{row['pair']}: old/new total {ratio:.2f}×, "
+                             f"metric values max relative difference {diff:.1e}")
+        print("\n".join(notes))
     solvers(args.emd_points, 1 if not args.solvers_only else args.rounds)
+    run.done()
 
 
 if __name__ == "__main__":

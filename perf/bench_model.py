@@ -10,8 +10,6 @@ backward, every ``r1_interval`` D steps, amortised here). Prints wall and CPU-ti
 from __future__ import annotations
 
 import argparse
-import os
-import resource
 import time
 
 import torch
@@ -19,6 +17,7 @@ import torch.nn.functional as F
 
 from geogen.common.cameras import normalized_intrinsics, spherical_cam2world, to_label
 from geogen.model import Discriminator, Generator, loss_config, model_config
+from harness import Run, Table, peak_rss_mb  # perf/, the script's folder
 
 
 def timed(fn, reps):
@@ -64,7 +63,7 @@ def bench(preset: str, variant: str, batch: int | None, reps: int) -> dict:
     it_cpu = g[1] + d[1] + r[1] / lc.r1_interval
     return {"preset": preset, "variant": variant, "batch": B, "g": g, "d": d, "r1": r,
             "img_s": B / it_wall, "img_s_cpu": B / it_cpu,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_mb": peak_rss_mb()}
 
 
 def main() -> None:
@@ -77,16 +76,16 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    print("| preset | variant | batch | G step s | D step s | R1 s | full iteration img/s (wall) "
-          "| img/s if CPU time were wall | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    run = Run("bench_model", f"{args.reps} reps per phase")
+    table = Table(["preset", "variant", "batch", "G step s", "D step s", "R1 s", "full iteration img/s (wall)",
+                   "img/s if CPU time were wall", "peak RSS MB"])
     for preset in args.presets:
         for variant in args.variants:
             r = bench(preset, variant, args.batch, args.reps)
-            print(f"| {preset} | {variant} | {r['batch']} | {r['g'][0]:.3f} | {r['d'][0]:.3f} | {r['r1'][0]:.3f} "
-                  f"| {r['img_s']:.1f} | {r['img_s_cpu'] * args.threads:.1f} | {r['peak_mb']:.0f} |", flush=True)
-    print(f"(threads {args.threads}, load average {os.getloadavg()[0]:.1f}: other processes share this CPU, "
-          "so wall figures are pessimistic; the CPU-time column divides CPU seconds by the thread count)")
+            table.add(preset, variant, r["batch"], f"{r['g'][0]:.3f}", f"{r['d'][0]:.3f}", f"{r['r1'][0]:.3f}",
+                      f"{r['img_s']:.1f}", f"{r['img_s_cpu'] * args.threads:.1f}", f"{r['peak_mb']:.0f}")
+    run.done("other processes share this CPU, so wall figures are pessimistic; the CPU-time column divides "
+             "CPU seconds by the thread count")
 
 
 if __name__ == "__main__":

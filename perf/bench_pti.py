@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -31,11 +30,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Run, Table, load, peak_rss_mb  # noqa: E402
 from worktrees import old_tree  # noqa: E402
-
-
-def _load() -> str:
-    return open("/proc/loadavg").read().split()[0]
 
 
 def identities(data: str, limit: int):
@@ -64,17 +60,17 @@ def worker(args) -> None:
     adapter = load_adapter(args.model, PTI_PRESETS[args.preset], device="cpu")
     rows = []
     for sid, img, cam, held_img, held_cam in identities(args.data, args.limit):
-        load = _load()
+        load_start = load()
         t = time.perf_counter()
         state = adapter.invert([img], [cam])
         t_inv = time.perf_counter() - t
         t = time.perf_counter()
         adapter.mesh(state)
         t_mesh = time.perf_counter() - t
-        rows.append({"id": sid, "load": load, "invert": t_inv, "mesh": t_mesh,
+        rows.append({"id": sid, "load": load_start, "invert": t_inv, "mesh": t_mesh,
                      "psnr_input": psnr(adapter.render(state, cam), img),
                      "psnr_novel": psnr(adapter.render(state, held_cam), held_img)})
-    print(json.dumps({"rows": rows, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"rows": rows, "peak_rss_mb": peak_rss_mb()}))
 
 
 
@@ -106,7 +102,7 @@ def profile(args) -> None:
     adapter = load_adapter(args.model, pti, device="cpu")
     sid, img, cam, _, _ = identities(args.data, 1)[0]
     prof = cProfile.Profile()
-    load = _load()
+    load_start = load()
     t = time.perf_counter()
     prof.runcall(adapter.invert, [img], [cam])
     total = time.perf_counter() - t
@@ -116,12 +112,13 @@ def profile(args) -> None:
              "super-resolution": ("model/superres.py", "forward"),
              "backward (autograd engine)": ("~", "run_backward"),
              "Adam step": ("pti.py|optim/adam.py", "step")}
-    print(f"\nprofile of {n} + {n} steps (identity {sid}, one thread, load {load}): {total:.2f} s, "
+    print(f"\nprofile of {n} + {n} steps (identity {sid}, one thread, load {load_start}): {total:.2f} s, "
           f"{total / (2 * n):.3f} s/step (cProfile adds overhead)")
+    table = Table(["part", "cumulative s", "% of the inversion"])
     for label, (file, fn) in parts.items():
         cum = sum(v[3] for (f, _, name), v in stats.items()
                   if any(x in f for x in file.split("|")) and (name == fn or fn in name and f == "~"))
-        print(f"  {label:<44} {cum:7.2f} s  {100 * cum / total:5.1f} %")
+        table.add(label, f"{cum:.2f}", f"{100 * cum / total:.1f}")
 
 
 def main() -> None:
@@ -138,25 +135,28 @@ def main() -> None:
     args = ap.parse_args()
     if args.worker:
         return worker(args)
+    run = Run("bench_pti", f"PTI preset {args.preset}, {args.limit} test identities"
+              + (f", old = {args.old}" if args.old else ""))
     if args.profile_steps:
-        return profile(args)
+        profile(args)
+        return run.done()
     trees = {"new": old_tree(args.new) if args.new else REPO} | ({"old": old_tree(args.old)} if args.old else {})
     runs = {k: [] for k in trees}
     for r in range(args.rounds):
         for code, tree in (trees.items() if r % 2 == 0 else reversed(trees.items())):
             runs[code].append(run_worker(tree, args))
     print(f"PTI preset {args.preset}, one thread, seconds per identity (median of {args.rounds}); PSNR in dB")
-    print(f"{'identity':<9} {'code':<4} {'invert':>7} {'mesh':>6} {'PSNR in':>8} {'PSNR novel':>10} "
-          f"{'loads':<12} {'RSS MB':>6}")
+    table = Table(["identity", "code", "invert", "mesh", "PSNR in", "PSNR novel", "loads", "RSS MB"])
     for i, row in enumerate(runs["new"][0]["rows"]):
         for code, rs in runs.items():
             get = lambda k: statistics.median(r["rows"][i][k] for r in rs)  # noqa: E731
-            print(f"{row['id']:<9} {code:<4} {get('invert'):>7.1f} {get('mesh'):>6.2f} {get('psnr_input'):>8.2f} "
-                  f"{get('psnr_novel'):>10.2f} {','.join(r['rows'][i]['load'] for r in rs):<12} "
-                  f"{max(r['peak_rss_mb'] for r in rs):>6.0f}")
+            table.add(row["id"], code, f"{get('invert'):.1f}", f"{get('mesh'):.2f}", f"{get('psnr_input'):.2f}",
+                      f"{get('psnr_novel'):.2f}", ",".join(r["rows"][i]["load"] for r in rs),
+                      f"{max(r['peak_rss_mb'] for r in rs):.0f}")
         if "old" in runs:
             inv = [statistics.median(r["rows"][i]["invert"] for r in runs[c]) for c in ("old", "new")]
-            print(f"{'':<9} old/new invert time {inv[0] / inv[1]:.2f}×")
+            table.add(row["id"], "old/new", f"{inv[0] / inv[1]:.2f}× (invert time)", "", "", "", "", "")
+    run.done()
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from dataset import format as layout
+from harness import Run, Table  # perf/, the script's folder
 import reconstruction  # noqa: F401  (loads Pillow before pycolmap)
 from reconstruction.config import ReconConfig, make_recon_config
 from reconstruction.pipeline import DepthMaps, ReconstructionFailure, estimate_maps, mesh_from_maps, reconstruct_scene
@@ -79,8 +80,8 @@ def apply_overrides(cfg: ReconConfig, items: list[str]) -> ReconConfig:
 
 def speed(args) -> None:
     """Seconds per stage at each resolution; with a dataset also F@1% and Chamfer against its exact GT."""
-    print(f"{'res':>5} {'sparse s':>9} {'dense s':>8} {'fusion s':>9} {'poisson s':>10} {'total s':>8} "
-          f"{'fused pts':>10} {'faces':>8} {'F@1%':>6} {'chamfer':>8}  source")
+    table = Table(["res", "sparse s", "dense s", "fusion s", "poisson s", "total s", "fused pts", "faces", "F@1%",
+                   "chamfer", "source"])
     for res in [int(r) for r in args.resolutions.split(",")]:
         source, fscore, chamfer = "synthetic", "–", "–"
         if args.dataset:
@@ -97,10 +98,8 @@ def speed(args) -> None:
             q = _quality(Path(args.dataset), _first_test_id(args.dataset), result)
             fscore, chamfer = f"{q['fscore@0.01']:.3f}", f"{q['chamfer_l1']:.4f}"
         t = result.timings
-        print(f"{res:>5} {t['sparse']:>9.1f} {t['dense']:>8.1f} {t['fusion']:>9.1f} {t['poisson']:>10.1f} "
-              f"{total:>8.1f} {result.stats['fused_points']:>10} {result.stats['mesh_faces']:>8} {fscore:>6} "
-              f"{chamfer:>8}  {source}", flush=True)
-    print(f"load average at the end: {os.getloadavg()[0]:.1f} (timings depend on load; quality does not)")
+        table.add(res, f"{t['sparse']:.1f}", f"{t['dense']:.1f}", f"{t['fusion']:.1f}", f"{t['poisson']:.1f}",
+                  f"{total:.1f}", result.stats["fused_points"], result.stats["mesh_faces"], fscore, chamfer, source)
 
 
 def _first_test_id(dataset: str) -> str:
@@ -154,7 +153,7 @@ def quality(args) -> None:
     print(f"identities: {', '.join(ids)} ({args.split if not args.ids else 'given'}); overrides: {args.set or 'none'}"
           f"{'; stereo maps reused from ' + args.maps if args.reuse_maps else ''}")
     cols = ("F@1%", "F@2%", "chamfer", "acc", "comp", "comps", "wt", "sparse", "dense", "fusion", "poisson", "total")
-    print(f"{'id':>8} " + " ".join(f"{c:>7}" for c in cols), flush=True)
+    table = Table(["id", *cols])
     rows = []
     for ident in ids:
         scene = read_transforms(root / layout.transforms(ident), use_masks=cfg.use_masks, root=root)
@@ -170,7 +169,7 @@ def quality(args) -> None:
                     _save_maps(_maps_path(args.maps, ident), maps, timings)
             result = mesh_from_maps(scene, maps, cfg, timings, stats)
         except ReconstructionFailure as exc:
-            print(f"{ident:>8} failed: {exc.reason}", flush=True)
+            table.add(ident, f"failed: {exc.reason}", *[""] * (len(cols) - 1))
             continue
         t = dict(result.timings)
         t["total"] = (time.perf_counter() - t0) + (t["sparse"] + t["dense"] if args.reuse_maps else 0.0)
@@ -184,21 +183,20 @@ def quality(args) -> None:
                "wt": int(bool(stats.get("watertight"))),
                **{k: t.get(k, 0.0) for k in ("sparse", "dense", "fusion", "poisson", "total")}}
         rows.append(row)
-        print(f"{ident:>8} " + " ".join(_fmt(c, row[c]) for c in cols), flush=True)
+        table.add(ident, *(_fmt(c, row[c]) for c in cols))
     if rows:
         for name, fn in (("median", np.median), ("mean", np.mean)):
-            print(f"{name:>8} " + " ".join(_fmt(c, float(fn([r[c] for r in rows]))) for c in cols))
-    print(f"load average at the end: {os.getloadavg()[0]:.1f} (timings depend on load; quality does not)")
+            table.add(name, *(_fmt(c, float(fn([r[c] for r in rows]))) for c in cols))
 
 
 def _fmt(col: str, v: float) -> str:
     if col in ("F@1%", "F@2%"):
-        return f"{v:>7.3f}"
+        return f"{v:.3f}"
     if col in ("chamfer", "acc", "comp"):
-        return f"{v:>7.4f}"
+        return f"{v:.4f}"
     if col in ("comps", "wt"):
-        return f"{v:>7.0f}" if float(v).is_integer() else f"{v:>7.1f}"
-    return f"{v:>7.1f}"
+        return f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
+    return f"{v:.1f}"
 
 
 def main() -> None:
@@ -218,8 +216,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    print(f"device: {device}, torch threads: {args.threads}, preset: {args.preset}, load average "
-          f"{os.getloadavg()[0]:.1f}, scene: {'dataset ' + args.dataset if args.dataset else 'synthetic sphere + plane'}")
+    run = Run("bench_recon", f"device {device}, preset {args.preset}, scene: "
+              f"{'dataset ' + args.dataset if args.dataset else 'synthetic sphere + plane'}")
     if args.split or args.ids:
         if not args.dataset:
             ap.error("--split/--ids need --dataset")
@@ -228,6 +226,7 @@ def main() -> None:
         quality(args)
     else:
         speed(args)
+    run.done("timings depend on load; quality does not")
 
 
 if __name__ == "__main__":

@@ -10,10 +10,11 @@ without any regulariser, and the machine load.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
+
+from harness import Run  # perf/, the script's folder
 
 CONFIGS = {
     "no regulariser": ["loss.eikonal_weight=0"],
@@ -38,6 +39,7 @@ def main() -> None:
     from geogen.training.trainer import Trainer
 
     torch.set_num_threads(args.threads)
+    run = Run("bench_regularizers", f"tiny preset, {args.iters} alternating iterations")
     with tempfile.TemporaryDirectory() as tmp:
         data = write_fake_dataset(tmp, identities=4, views=4, resolution=64)
         trainers = {}
@@ -53,12 +55,11 @@ def main() -> None:
                 times[name].append(time.perf_counter() - start)
     base = statistics.median(times["no regulariser"])
     batch = next(iter(trainers.values())).cfg.loss.batch_size
-    print(f"tiny preset, batch {batch}, {args.threads} thread(s), {args.iters} alternating iterations, "
-          f"load {os.getloadavg()[0]:.2f}")
-    print("| configuration | s / iteration (median) | img/s | × time of 'no regulariser' |\n|---|---|---|---|")
-    for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"| {name} | {med:.3f} | {batch / med:.1f} | {med / base:.2f} |")
+    print(f"tiny preset, batch {batch}, {args.threads} thread(s), {args.iters} alternating iterations")
+    run.table([{"configuration": name, "s / iteration (median)": f"{med:.3f}", "img/s": f"{batch / med:.1f}",
+                "× time of 'no regulariser'": f"{med / base:.2f}"}
+               for name, med in ((name, statistics.median(ts)) for name, ts in times.items())])
+    run.done()
 
 
 if __name__ == "__main__":

@@ -21,11 +21,13 @@ import numpy as np
 import trimesh
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dataset.format import Dataset  # noqa: E402
 from benchmark.metrics import sample_key  # noqa: E402
 from benchmark.shapes import ShapeProtocol, compare_sets  # noqa: E402
 from geogen.common.meshio import load_mesh  # noqa: E402
+from harness import Run, Table  # noqa: E402
 
 
 def main() -> None:
@@ -54,16 +56,15 @@ def main() -> None:
          {key(i): m for i, m in zip(ids["train"], gt["train"])}, train),
         (f"{n} spheres vs train (another distribution)", dict(enumerate(spheres)), train),
     ]
-    print(f"dataset {ds.name}: {len(ids['test'])} test, {n} train identities")
-    print("| case | points | COV ↑ | MMD ↓ | 1-NNA | sets compared | memorisation | seconds |")
-    print("|---|---|---|---|---|---|---|---|")
+    run = Run("bench_shapes", f"dataset {ds.name}: {len(ids['test'])} test, {n} train identities")
+    table = Table(["case", "points", "COV ↑", "MMD ↓", "1-NNA", "sets compared", "memorisation", "seconds"])
     for points in [int(p) for p in args.points.split(",")]:
         for name, samples, refs in cases:
             t0 = time.perf_counter()
             r = next(iter(compare_sets(samples, refs, ShapeProtocol(n_points=points))[0].values()))
-            print(f"| {name} | {points} | {100 * r['cov']:.0f} % | {r['mmd']:.4f} | {100 * r['1-nna']:.1f} % | "
-                  f"{r['n']} + {r['n']} | {'yes' if r['memorisation'] else 'no'} | {time.perf_counter() - t0:.1f} |",
-                  flush=True)
+            table.add(name, points, f"{100 * r['cov']:.0f} %", f"{r['mmd']:.4f}", f"{100 * r['1-nna']:.1f} %",
+                      f"{r['n']} + {r['n']}", "yes" if r["memorisation"] else "no", f"{time.perf_counter() - t0:.1f}")
+    run.done()
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -35,14 +34,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from harness import Run, Table, load, peak_rss_mb  # noqa: E402
 from train_presets import BENCH_PRESETS, configs  # noqa: E402
 from worktrees import old_tree  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _load() -> str:
-    return open("/proc/loadavg").read().split()[0]
 
 
 def measure(preset: str, variant: str, iters: int, mesh_grids: list[int], keep_memory: bool) -> dict:
@@ -89,7 +85,7 @@ def measure(preset: str, variant: str, iters: int, mesh_grids: list[int], keep_m
             start = time.perf_counter()
             extract_mesh(trainer.G_ema, ws, resolution=res)
             row[f"mesh{res}_s"] = time.perf_counter() - start
-    row["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+    row["peak_rss_gb"] = peak_rss_mb() / 1024
     tmp.cleanup()
     return row
 
@@ -104,23 +100,22 @@ def run_worker(tree: Path, keep_memory: bool, preset: str, variant: str, args) -
            "--iters", str(args.iters), "--mesh-grids", *map(str, args.mesh_grids)]
     cmd += ["--keep-freed-memory"] if keep_memory else []
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(tree)}
-    load_before = _load()
+    load_before = load()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tree)
     if proc.returncode != 0:
         print(f"{preset}/{variant} in {tree}: failed\n{proc.stderr[-3000:]}", file=sys.stderr)
         return None
     row = json.loads(proc.stdout.strip().splitlines()[-1])
-    row["load"] = f"{load_before}→{_load()}"
+    row["load"] = f"{load_before}→{load()}"
     return row
 
 
-def _fmt_row(code: str, r: dict, mesh_cols: list[str]) -> str:
+def _cells(code: str, r: dict, mesh_cols: list[str]) -> list[str]:
     v, c = r["img_s"], r["cpu_img_s"]
-    cells = [code, r["preset"], r["variant"], str(r["batch"]), f"{min(v):.2f} / {statistics.median(v):.2f}",
-             f"{min(c):.2f} / {statistics.median(c):.2f}",
-             f"{r['r1_s']:.2f}", f"{r['first_s']:.1f}", *[f"{r[c]:.1f}" for c in mesh_cols],
-             f"{r['peak_rss_gb']:.2f}", r["load"]]
-    return "| " + " | ".join(cells) + " |"
+    return [code, r["preset"], r["variant"], str(r["batch"]), f"{min(v):.2f} / {statistics.median(v):.2f}",
+            f"{min(c):.2f} / {statistics.median(c):.2f}",
+            f"{r['r1_s']:.2f}", f"{r['first_s']:.1f}", *[f"{r[c]:.1f}" for c in mesh_cols],
+            f"{r['peak_rss_gb']:.2f}", r["load"]]
 
 
 def main() -> None:
@@ -155,13 +150,12 @@ def main() -> None:
         trees.append(("old", _tree(args.old), False))
     results: dict[tuple, list[dict]] = {}
     mesh_cols = [f"mesh{r}_s" for r in args.mesh_grids]
-    print(f"# bench_train: {args.threads} thread(s), {os.cpu_count()} CPUs, {args.iters} iterations × "
-          f"{args.rounds} round(s) per process kind" + (f"; old = {args.old}" if args.old else "")
-          + (f"; new = {args.new}" if args.new else ""))
-    print("| code | preset | variant | batch | full iteration img/s (min / median) | img/s per CPU second "
-          "(min / median) | R1 step s | first iteration s | "
-          + "".join(f"{c} | " for c in mesh_cols) + "peak RSS GB | load (1 min, before→after) |")
-    print("|" + "---|" * (11 + len(mesh_cols)))
+    run = Run("bench_train", f"{args.threads} thread(s) per worker, {args.iters} iterations × "
+              f"{args.rounds} round(s) per process kind" + (f"; old = {args.old}" if args.old else "")
+              + (f"; new = {args.new}" if args.new else ""))
+    table = Table(["code", "preset", "variant", "batch", "full iteration img/s (min / median)",
+                   "img/s per CPU second (min / median)", "R1 step s", "first iteration s", *mesh_cols,
+                   "peak RSS GB", "load (1 min, before→after)"])
     for rnd in range(args.rounds):
         for preset in args.presets:
             for variant in args.variants:
@@ -171,10 +165,10 @@ def main() -> None:
                     if row is None:
                         continue
                     results.setdefault((code, preset, variant), []).append(row)
-                    print(_fmt_row(code, row, mesh_cols), flush=True)
-    print("\n| preset | variant | code | img/s min / median (all rounds) | img/s per CPU s (median) | peak RSS GB |"
-          + (" new/old median | new/old min | new/old per CPU s |" if args.old else ""))
-    print("|---|---|---|---|---|---|" + ("---|---|---|" if args.old else ""))
+                    table.add(*_cells(code, row, mesh_cols))
+    print()
+    table = Table(["preset", "variant", "code", "img/s min / median (all rounds)", "img/s per CPU s (median)",
+                   "peak RSS GB"] + (["new/old median", "new/old min", "new/old per CPU s"] if args.old else []))
     for preset in args.presets:
         for variant in args.variants:
             stats = {}
@@ -186,14 +180,14 @@ def main() -> None:
                     stats[code] = (min(v), statistics.median(v), statistics.median(c),
                                    max(r["peak_rss_gb"] for r in rows))
             for code, (lo, med, cpu, rss) in stats.items():
-                line = f"| {preset} | {variant} | {code} | {lo:.2f} / {med:.2f} | {cpu:.2f} | {rss:.2f} |"
+                cells = [preset, variant, code, f"{lo:.2f} / {med:.2f}", f"{cpu:.2f}", f"{rss:.2f}"]
                 if args.old and code != "old" and "old" in stats:
                     old = stats["old"]
-                    line += f" {med / old[1]:.2f} | {lo / old[0]:.2f} | {cpu / old[2]:.2f} |"
+                    cells += [f"{med / old[1]:.2f}", f"{lo / old[0]:.2f}", f"{cpu / old[2]:.2f}"]
                 elif args.old:
-                    line += " | | |"
-                print(line)
-    print(f"# load average at the end: {open('/proc/loadavg').read().strip()}")
+                    cells += ["", "", ""]
+                table.add(*cells)
+    run.done()
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import tempfile
 import time
@@ -37,8 +36,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from geogen.common.atomic import atomic_write_json, atomic_write_text  # noqa: E402
+from harness import machine, markdown as table, peak_rss_mb  # noqa: E402
 
 VARIANTS = ("geogen", "geogen-nodepth", "eg3d")
 PAPER = {"kimg": 25000.0, "milestone_kimg": 5000.0, "test_identities": 198}  # scripts/reproduce.py EXPERIMENTS
@@ -88,7 +89,7 @@ def peak_gb(device: torch.device) -> float:
     """Peak GPU memory allocated since the last reset; on CPU the process's peak RSS so far."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return peak_rss_mb() / 1024
 
 
 # ----------------------------------------------------------------------------------- parts
@@ -208,27 +209,34 @@ def extrapolate(train_rows: list[dict], pti: dict | None) -> dict:
 def markdown(doc: dict) -> str:
     lines = [f"# GPU check — {doc['device_name']} (torch {doc['torch']}, {doc['seconds']:.0f} s"
              + (", --quick: not a measurement" if doc["quick"] else "") + ")", ""]
+    m = doc.get("machine")
+    if m:
+        lines += [f"{m['time']}, commit {m['commit']}, {m['cpus']} CPUs, load {m['load']}", ""]
     a = doc.get("agreement")
     if a and "error" in a:
         lines += [f"agreement: failed ({a['error']})", ""]
     elif a:
-        lines += ["| agreement (tiny model, one forward/backward) | value |", "| --- | --- |",
-                  f"| image max abs diff vs CPU | {a['image_max_abs_diff']:.3g} |",
-                  f"| gradient max relative diff vs CPU | {a['grad_max_rel_diff']:.3g} |", ""]
-    lines += ["| preset | variant | batch | img/s | s/kimg | peak GB |", "| --- | --- | --- | --- | --- | --- |"]
+        measure = "agreement (tiny model, one forward/backward)"
+        lines += [table([{measure: "image max abs diff vs CPU", "value": f"{a['image_max_abs_diff']:.3g}"},
+                         {measure: "gradient max relative diff vs CPU", "value": f"{a['grad_max_rel_diff']:.3g}"}]),
+                  ""]
+    rows = []
     for r in doc["training"]:
         if "img_per_s" in r:
-            lines.append(f"| {r['preset']} | {r['variant']} | {r['batch']} | {r['img_per_s']:.2f} | "
-                         f"{r['s_per_kimg']:.1f} | {r['peak_gb']:.2f} |")
+            rows.append({"preset": r["preset"], "variant": r["variant"], "batch": r["batch"],
+                         "img/s": f"{r['img_per_s']:.2f}", "s/kimg": f"{r['s_per_kimg']:.1f}",
+                         "peak GB": f"{r['peak_gb']:.2f}"})
         else:
-            lines.append(f"| {r['preset']} | {r['variant']} | – | {r.get('skipped') or r.get('error')} | | |")
+            rows.append({"preset": r["preset"], "variant": r["variant"], "batch": "–",
+                         "img/s": r.get("skipped") or r.get("error")})
+    lines.append(table(rows, ["preset", "variant", "batch", "img/s", "s/kimg", "peak GB"]))
     p = doc.get("pti_mesh")
     if p and "error" in p:
         lines += ["", f"PTI and mesh: failed ({p['error']})"]
     elif p:
-        lines += ["", "| PTI (steps w+g) | s/identity | peak GB | mesh | s |", "| --- | --- | --- | --- | --- |",
-                  f"| {p['model_preset']} ({p['pti_steps'][0]}+{p['pti_steps'][1]}) | {p['pti_s_per_identity']:.1f} | "
-                  f"{p['pti_peak_gb']:.2f} | {p['mesh_resolution']}³ | {p['mesh_s']:.2f} |"]
+        lines += ["", table([{"PTI (steps w+g)": f"{p['model_preset']} ({p['pti_steps'][0]}+{p['pti_steps'][1]})",
+                              "s/identity": f"{p['pti_s_per_identity']:.1f}", "peak GB": f"{p['pti_peak_gb']:.2f}",
+                              "mesh": f"{p['mesh_resolution']}³", "s": f"{p['mesh_s']:.2f}"}])]
     e = doc.get("extrapolation", {})
     if "total_gpu_days" in e:
         lines += ["", f"make experiment-paper ≈ {e['total_gpu_days']:.1f} GPU-days on this GPU "
@@ -260,7 +268,7 @@ def main(argv=None) -> dict:
     clock = Clock(device, args.max_seconds)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     doc = {"device": str(device), "device_name": name, "torch": torch.__version__, "quick": args.quick,
-           "agreement": attempt(agreement, device), "training": []}
+           "machine": machine(), "agreement": attempt(agreement, device), "training": []}
     for preset in args.presets:
         for variant in args.variants:
             if clock.spent():

@@ -13,7 +13,6 @@ changes were found.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from harness import Run  # noqa: E402
 from train_presets import BENCH_PRESETS, configs  # noqa: E402
 
 
@@ -57,6 +57,7 @@ def main() -> None:
     from geogen.training.trainer import Trainer
 
     torch.set_num_threads(args.threads)
+    run = Run("profile_train", f"preset {args.preset}, variant {args.variant}, {args.iters} profiled iteration(s)")
     mcfg, tcfg = configs(args.preset, args.variant)
     with tempfile.TemporaryDirectory() as tmp:
         data = write_fake_dataset(tmp, identities=4, views=4, resolution=mcfg.image_resolution)
@@ -83,14 +84,13 @@ def main() -> None:
             start = time.perf_counter()
             trainer.r1_step(images, labels, sched)
             t_r1 = time.perf_counter() - start
-    print(f"# profile_train: preset {args.preset}, variant {args.variant}, batch {B}, {args.threads} thread(s), "
-          f"load {open('/proc/loadavg').read().split()[0]}")
+    print(f"# batch {B}, {args.threads} thread(s)")
     print(f"# forward GFLOP (convs + matmuls): G {g_gflop:.2f}, D {d_gflop:.2f}")
     print(f"# iteration without R1 {t_iter:.2f} s (profiled, {B / t_iter:.2f} img/s), R1 step {t_r1:.2f} s "
           f"(every {interval}); profiler overhead included")
     print(prof.key_averages(group_by_input_shape=args.shapes).table(sort_by="self_cpu_time_total", row_limit=args.rows,
                                                                    max_shapes_column_width=90))
-    os.sys.stdout.flush()
+    run.done()
 
 
 if __name__ == "__main__":
