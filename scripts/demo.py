@@ -50,7 +50,7 @@ def main() -> None:
         switch = f"{float(args.kimg) * 2 / 3:.3f}"
         run(f"train {variant}", "geogen-train", "--data", str(data), "--variant", variant, "--preset", "tiny",
             "--kimg", args.kimg, "--out", str(runs / variant), "--threads", "1",
-            "--set", f"loss.beta_fixed_kimg={switch}", "--set", f"loss.depth_loss_start_kimg={switch}",
+            "--set", f"loss.switch_kimg={switch}",
             *(["--resume", "auto"] if (runs / variant / "latest").exists() else []))
     for variant in VARIANTS:
         run(f"benchmark {variant}", "geogen-bench", "run", "--model", str(runs / variant / "geogen.pkl"),

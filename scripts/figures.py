@@ -9,8 +9,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from geogen.common.atomic import atomic_path
+from geogen.model.config import variant_names
 
-VARIANTS = ("geogen", "geogen-nodepth", "eg3d")
+VARIANTS = variant_names()
 
 
 def label(im: Image.Image, text: str) -> Image.Image:

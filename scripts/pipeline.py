@@ -11,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-VARIANTS = ("geogen", "geogen-nodepth", "eg3d")
+from geogen.model.config import variant_names
+
+VARIANTS = variant_names()   # the registered model variants (geogen.model.config.VARIANT_REGISTRY)
 
 
 def command(*argv: str) -> list[str]:

@@ -24,9 +24,10 @@ from PIL import Image, ImageDraw
 from benchmark.results import as_result_dict
 from benchmark.stats import mean_ci95
 from geogen.common.atomic import atomic_path, atomic_write_json, atomic_write_text
+from geogen.model.config import VARIANT_REGISTRY, variant_names
 
-VARIANTS = ("geogen", "geogen-nodepth", "eg3d")
-NAMES = {"geogen": "GeoGen", "geogen-nodepth": "GeoGen w/o depth loss", "eg3d": "EG3D"}
+VARIANTS = variant_names()
+NAMES = {v: VARIANT_REGISTRY.get(v).label for v in VARIANTS}
 PAIRS = [("geogen", "eg3d"), ("geogen-nodepth", "eg3d"), ("geogen", "geogen-nodepth")]
 REFERENCES = ("template-mean", "oracle-nearest-train", "copy-other")
 NO_IDENTITY = "has recovered no identity-specific geometry"
@@ -275,7 +276,7 @@ def budget_section(res: Path, study: dict, pics: Path) -> list[str]:
     # power-law trend through the points after N (log Chamfer linear in log kimg): where would it meet template-mean?
     notes = []
     for r, p in pts.items():
-        ks = [k for k in p if k > study["config"]["switch_kimg"] - 1e-9 or r == "eg3d"]   # SDF: after the switch
+        ks = [k for k in p if k > study["config"]["switch_kimg"] - 1e-9 or not VARIANT_REGISTRY.get(r).has_switch]
         ys = [p[k]["summary"]["chamfer_l1"]["mean"] for k in ks]
         if len(ks) >= 2 and t and all(y and y > 0 for y in ys):
             slope, icpt = np.polyfit(np.log(ks), np.log(ys), 1)

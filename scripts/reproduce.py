@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geogen.common.atomic import atomic_write_json
+from geogen.common.config import Config
+from geogen.model.config import VARIANT_REGISTRY
 
 from .pipeline import VARIANTS, Step, latest_kimg, run, run_when_ready
 
@@ -52,28 +54,49 @@ SCREEN: dict[str, tuple[str, list[str]]] = {
 NODEPTH_IRRELEVANT = {"depth_grad=surface"}
 
 
+def trunk_of(variant: str) -> str:
+    """Run folder of seed 0's snapshots of ``variant`` up to N: the variant it branches from at N (its
+    registry entry's ``branch_of``), else its own run."""
+    return VARIANT_REGISTRY.get(variant).branch_of or variant
+
+
 def variant_of(folder: str) -> str:
-    """Variant trained in a run folder: geogen / screened settings, nodepth[-<setting>], eg3d."""
-    return "eg3d" if folder == "eg3d" else "geogen-nodepth" if folder.startswith("nodepth") else "geogen"
+    """Variant trained in a run folder: a folder named after a variant (geogen, eg3d) trains it,
+    nodepth[-<setting>] trains geogen-nodepth, a screened setting's folder trains geogen."""
+    if folder.startswith("nodepth"):
+        return "geogen-nodepth"
+    return folder if folder in VARIANT_REGISTRY else "geogen"
 
 
 @dataclass(frozen=True)
-class ExperimentConfig:
+class ExperimentConfig(Config):
     """One experiment's fixed budget: data, training length, seeds, inversion settings, parallelism."""
 
     dataset_preset: str
-    identities: int | None      # overrides the dataset preset's count (None = preset)
+    """``geogen-data build --preset``."""
+    identities: int | None
+    """Overrides the dataset preset's identity count (None = the preset's)."""
     train_preset: str
-    kimg: float                 # training length per run (every variant, every seed)
-    switch_kimg: float          # N: β learnable and λ > 0 from here; nodepth and screen settings branch here
-    milestone_kimg: float       # budget curve: seed 0's snapshots at multiples of this, on the validation split
-    pti_preset: str             # geogen-bench run --preset
-    jobs: int                   # runs trained / benchmarked side by side (CPU)
+    """``geogen-train --preset``."""
+    kimg: float
+    """Training length per run (every variant, every seed)."""
+    switch_kimg: float
+    """N: β learnable and λ > 0 from here (``loss.switch_kimg``); nodepth and screen settings branch here."""
+    milestone_kimg: float
+    """Budget curve: seed 0's snapshots at multiples of this, on the validation split."""
+    pti_preset: str
+    """``geogen-bench run --preset``."""
+    jobs: int
+    """Runs trained / benchmarked side by side (CPU)."""
     seeds: tuple[int, ...] = (0, 1, 2)
+    """Training seeds; the first (0) is the seed of the validation screen."""
     screen: tuple[str, ...] = tuple(SCREEN)
-    gpus: int = 0               # > 0: torchrun --nproc_per_node gpus, one run at a time
+    """Screened post-switch settings of geogen (names of ``SCREEN``)."""
+    gpus: int = 0
+    """> 0: torchrun --nproc_per_node gpus, one run at a time."""
 
     def __post_init__(self):
+        super().__post_init__()
         # the branches start from the snapshot at N: the training presets snapshot every 1 / 50 / 200
         # kimg (tiny / small / paper), so N must be a multiple of that
         if not 0 < self.switch_kimg < self.kimg:
@@ -121,8 +144,7 @@ class Study:
         args = ["--data", str(self.data), "--variant", variant_of(name), "--preset", cfg.train_preset,
                 "--kimg", f"{kimg:g}", "--out", str(out), "--threads", str(self.threads), "--no-progress",
                 "--set", "keep_snapshots=2", "--set", f"milestone_kimg={cfg.milestone_kimg:g}",
-                "--set", f"loss.beta_fixed_kimg={cfg.switch_kimg:g}",
-                "--set", f"loss.depth_loss_start_kimg={cfg.switch_kimg:g}"]
+                "--set", f"loss.switch_kimg={cfg.switch_kimg:g}"]
         if (out / "latest").exists():
             args += ["--resume", "auto"]
         elif branch:
@@ -158,7 +180,7 @@ class Study:
         start after N: the one at N is its trunk's)."""
         out, k = [], self.cfg.milestone_kimg
         while 0 < k < self.cfg.kimg - 1e-9:
-            if name in ("geogen", "eg3d") or k > self.cfg.switch_kimg:
+            if name in {trunk_of(v) for v in VARIANTS} or k > self.cfg.switch_kimg:   # geogen, eg3d
                 out.append(k)
             k += self.cfg.milestone_kimg
         return out
@@ -178,7 +200,7 @@ class Study:
         out += [f"3-view score s0/{v}" for v in names.values() if not (views3 / f"s0-{v}.json").is_file()]
         budget = self.out / "results" / "val" / "budget"
         out += [f"budget point s0/{v} at {k:g} kimg" for v in VARIANTS
-                for k in self.milestone_kimgs("eg3d" if v == "eg3d" else "geogen")
+                for k in self.milestone_kimgs(trunk_of(v))
                 if not (budget / f"s0-{v}-{k:g}kimg.json").is_file()]
         return out
 
@@ -187,7 +209,7 @@ class Study:
         c = self.choose()
         c.setdefault("nodepth_run", "nodepth")
         c.setdefault("nodepth_sets", [])
-        return {"geogen": (c["run"], c["sets"], c["run"] != "geogen"),
+        return {"geogen": (c["run"], c["sets"], c["run"] != trunk_of("geogen")),
                 "geogen-nodepth": (c["nodepth_run"], c["nodepth_sets"], True), "eg3d": ("eg3d", [], False)}
 
     def val_done(self) -> bool:
@@ -325,7 +347,7 @@ def plan(st: Study) -> list[Step]:
         return Step(f"benchmark {tag}", argv, st.out / "logs" / f"bench-{split}-views{views}-s{seed}-{variant}.log",
                     lambda: decided() and st.trained(seed, st.final_runs()[variant][0], K))
 
-    sdf = ("geogen", "geogen-nodepth")
+    sdf = tuple(v for v in VARIANTS if VARIANT_REGISTRY.get(v).has_switch)   # geogen, geogen-nodepth
     steps += [final_train(0, v) for v in sdf]
     steps += [final_bench(0, v) for v in VARIANTS] + [refs("test")]
     steps += [final_train(s, v) for s in others for v in sdf]
@@ -337,9 +359,9 @@ def plan(st: Study) -> list[Step]:
     steps += [final_bench(0, "geogen-nodepth", split="val")]       # the budget curve's final point
     # the budget curve (validation, seed 0): lowest priority; up to N the SDF runs are geogen's trunk
     for v in VARIANTS:
-        for k in st.milestone_kimgs("geogen" if v != "eg3d" else "eg3d"):
+        for k in st.milestone_kimgs(trunk_of(v)):
             def argv(v=v, k=k):
-                folder = st.final_runs()[v][0] if k > N or v == "eg3d" else "geogen"
+                folder = st.final_runs()[v][0] if k > N else trunk_of(v)
                 snap = st.run_dir(0, folder) / f"snapshot-{k:09.3f}.pt"
                 out = st.out / "results" / "val" / "budget" / f"s0-{v}-{k:g}kimg.json"
                 b = snap.is_file() and st.bench(snap, "val", out, f"{v} (seed 0, {k:g} kimg, val)")

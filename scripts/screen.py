@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 
 from geogen.common.atomic import atomic_write_json, atomic_write_text
+from geogen.model.config import VARIANT_REGISTRY
 
 from .pipeline import run_parallel
 from .reproduce import beta_history as _beta_history
@@ -47,8 +48,8 @@ def _slug(name: str) -> str:
 def _train(name: str, variant: str, out: Path, data: Path, args, sets: list[str],
            branch_from: Path | None = None) -> tuple[str, list[str], Path]:
     # snapshots every N kimg, all kept: the one at N is where geogen-nodepth branches off
-    switch = [f"loss.beta_fixed_kimg={args.switch}", f"loss.depth_loss_start_kimg={args.switch}",
-              f"snapshot_kimg={args.switch}", "keep_snapshots=0"] if variant != "eg3d" else []
+    switch = [f"loss.switch_kimg={args.switch}", f"snapshot_kimg={args.switch}",
+              "keep_snapshots=0"] if VARIANT_REGISTRY.get(variant).has_switch else []
     argv = ["geogen-train", "--data", str(data), "--out", str(out), "--variant", variant, "--preset", "tiny",
             "--kimg", str(args.kimg), "--seed", str(args.seed), "--threads", str(args.threads), "--no-progress"]
     if branch_from is not None and not (out / "latest").exists():

@@ -97,7 +97,7 @@ def test_generator_meshes_are_identical(variant):
     G = Generator(model_config("tiny", variant)).eval()
     ws = G.mapping(torch.randn(1, G.cfg.z_dim), labels(1))
     level = None
-    if variant == "eg3d":  # an untrained density never reaches 10: use a level inside its range
+    if G.cfg.field == "density":  # an untrained density never reaches 10: use a level inside its range
         vol = sample_grid(lambda p: G.query(G.planes(ws), p), 24, G.cfg.box_warp, "sigma")
         level = float(np.quantile(vol, 0.9))
     dense = extract_mesh(G, ws, resolution=72, level=level, stride=None)

@@ -7,7 +7,8 @@ import torch
 
 from geogen.common.cameras import normalized_intrinsics, spherical_cam2world, to_label
 from geogen.common.errors import UserError
-from geogen.model import Discriminator, Generator, LossConfig, ModelConfig, loss_config, model_config
+from geogen.model import Discriminator, Generator, ModelConfig, model_config
+from geogen.training.config import LossConfig, loss_config
 
 
 def labels(n, focal=3.2):
@@ -39,10 +40,10 @@ def test_config_rejects_bad_input():
 
 def test_schedules():
     lc = loss_config("tiny", "geogen")
-    N = lc.beta_fixed_kimg
-    assert not lc.beta_trainable_at(N - 1) and lc.beta_trainable_at(N)
-    assert lc.depth_weight_at(lc.depth_loss_start_kimg - 1) == 0.0
-    assert lc.depth_weight_at(lc.depth_loss_start_kimg) == pytest.approx(0.1)
+    N = lc.switch_kimg
+    assert not lc.switched_at(N - 1) and lc.switched_at(N)
+    assert lc.depth_weight_at(lc.switch_kimg - 1) == 0.0
+    assert lc.depth_weight_at(lc.switch_kimg) == pytest.approx(0.1)
     assert lc.blur_sigma_at(0) == lc.blur_sigma and lc.blur_sigma_at(lc.blur_fade_kimg) == 0.0
     assert lc.swap_prob_at(0) == 1.0 and lc.swap_prob_at(lc.gpc_fade_kimg * 2) == pytest.approx(lc.gpc_prob)
 

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from geogen.model.config import VARIANT_REGISTRY
 from geogen.model.io import load_model_file
 from geogen.model.render_views import front_label, render_views
 
@@ -18,7 +19,7 @@ def test_shipped_model_loads_renders_and_matches_its_description(variant):
     train = meta["train_config"]
     assert cfg.variant == variant and meta["kimg"] == pytest.approx(15.0) and train["seed"] == 0
     assert train["preset"] == "tiny"
-    if variant != "eg3d":      # the setting chosen on the validation identities, for geogen and its ablation
+    if VARIANT_REGISTRY.get(variant).learnable_beta:   # the β lr chosen on the validation identities
         assert train["loss"]["beta_lr"] == pytest.approx(0.01)
         assert meta["beta"] == pytest.approx(float(G.beta), rel=1e-6)
     with torch.no_grad():

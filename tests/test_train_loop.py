@@ -104,7 +104,7 @@ def test_nan_stops_and_keeps_last_good_snapshot(data, tmp_path, monkeypatch):
 
 def test_beta_and_lambda_switch_during_training(data, tmp_path):
     """β stays frozen and λ = 0 until the configured kimg, then β learns and λ = 0.1."""
-    switch = [f"loss.beta_fixed_kimg={kimg_of(2)}", f"loss.depth_loss_start_kimg={kimg_of(2)}"]
+    switch = [f"loss.switch_kimg={kimg_of(2)}"]
     cfg, _, _ = prepare_run("tiny", "geogen", tmp_path, kimg=kimg_of(4), overrides=FAST + switch)
     t = Trainer(cfg, model_config("tiny", "geogen"), ImageLabelDataset(data, 64, xflip=True))
     beta0 = float(t.G.beta)
@@ -120,8 +120,7 @@ def test_branching_the_ablation_at_the_switch_equals_training_it_from_scratch(da
     branched from geogen's snapshot there ends bit-identical to one trained from scratch."""
     from geogen.training.run import branch_run
 
-    switch = [f"loss.depth_loss_start_kimg={kimg_of(2)}", f"loss.beta_fixed_kimg={kimg_of(2)}",
-              "snapshot_kimg=0.004", "reuse_fakes=true"]
+    switch = [f"loss.switch_kimg={kimg_of(2)}", "snapshot_kimg=0.004", "reuse_fakes=true"]
     run(data, tmp_path / "trunk", 2, "geogen", extra=switch)
     trunk_snap = ckpt.find_latest(tmp_path / "trunk")
     branch_run(trunk_snap, "geogen-nodepth", tmp_path / "branch")

@@ -5,8 +5,7 @@ import math
 import pytest
 import torch
 
-from geogen.model.config import loss_config
-from geogen.training.config import TrainConfig, train_config, with_overrides
+from geogen.training.config import TrainConfig, loss_config, train_config, with_overrides
 from geogen.common.errors import UserError
 from geogen.training.losses import (d_logistic, ema_beta, g_nonsaturating, r1_penalty, schedule_at,
                                     update_ema)
@@ -50,11 +49,11 @@ def test_update_ema():
 
 def test_schedules_switch_at_configured_kimg():
     L = loss_config("tiny", "geogen")
-    L.beta_fixed_kimg, L.depth_loss_start_kimg, L.depth_loss_weight = 5.0, 8.0, 0.1
+    L.switch_kimg, L.depth_loss_weight = 5.0, 0.1     # one switch point for β and λ
     L.blur_sigma, L.blur_fade_kimg, L.gpc_prob, L.gpc_fade_kimg = 4.0, 10.0, 0.5, 20.0
     s = schedule_at(L, 4.999, "geogen")
     assert not s.beta_trainable and s.depth_weight == 0.0
-    assert schedule_at(L, 5.0, "geogen").beta_trainable and schedule_at(L, 5.0, "geogen").depth_weight == 0.0
+    assert schedule_at(L, 5.0, "geogen").beta_trainable and schedule_at(L, 5.0, "geogen").depth_weight == 0.1
     assert schedule_at(L, 8.0, "geogen").depth_weight == 0.1
     assert schedule_at(L, 0.0, "geogen").blur_sigma == 4.0
     assert schedule_at(L, 5.0, "geogen").blur_sigma == pytest.approx(2.0)

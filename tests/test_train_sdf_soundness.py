@@ -10,7 +10,8 @@ import torch
 from geogen.cli.generate import main as gen_main
 from geogen.cli.train import main as train_main
 from geogen.common.errors import UserError
-from geogen.model.config import ModelConfig, loss_config, model_config
+from geogen.model.config import ModelConfig, model_config
+from geogen.training.config import loss_config
 from geogen.model.generator import Generator
 from geogen.model.regularizers import density_smoothness_loss, eikonal_loss, minimal_surface_loss
 from geogen.model.renderer import RaySampling, render_rays
@@ -45,7 +46,7 @@ def _sphere_points(n=2000, seed=0):
 
 # ---------------------------------------------------------------- A1: β's parameter group and parametrisation
 def test_log_beta_has_its_own_group_and_learning_rate(data, tmp_path):
-    switch = ["loss.beta_fixed_kimg=0", "loss.beta_lr=0.01"]
+    switch = ["loss.switch_kimg=0", "loss.beta_lr=0.01"]
     t = _trainer(data, tmp_path, extra=switch)
     groups = {g["name"]: g for g in t.opt_G.param_groups}
     assert groups["log_beta"]["params"] == [t.G.field.log_beta] and groups["log_beta"]["lr"] == 0.01
@@ -92,7 +93,7 @@ def test_ema_beta_stays_between_the_betas_g_had():
 
 
 def test_g_ema_beta_tracks_g_beta_across_the_switch_and_is_reported(data, tmp_path):
-    switch = [f"loss.beta_fixed_kimg={2 * BATCH / 1000}", "loss.beta_lr=0.05", "loss.ema_kimg=0.004",
+    switch = [f"loss.switch_kimg={2 * BATCH / 1000}", "loss.beta_lr=0.05", "loss.ema_kimg=0.004",
               "loss.ema_rampup=0"]
     t = _trainer(data, tmp_path, extra=switch)
     history = [t.train_step() for _ in range(5)]

@@ -38,6 +38,15 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         return sorted(self._items)
 
+    def ordered(self) -> list[str]:
+        """Names in registration order (e.g. the order of rows in a report)."""
+        return list(self._items)
+
+    def remove(self, name: str) -> None:
+        """Unregister ``name`` (tests that register a temporary entry)."""
+        self.get(name)
+        del self._items[name]
+
     def __contains__(self, name: str) -> bool:
         return name in self._items
 

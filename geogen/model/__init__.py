@@ -2,14 +2,16 @@
 
 See docs/model.md. Public entry points::
 
-    from geogen.model import model_config, loss_config, Generator, Discriminator, extract_mesh
+    from geogen.model import model_config, Generator, Discriminator, extract_mesh
+
+The training schedule (``LossConfig``, ``loss_config``) is in :mod:`geogen.training.config`.
 """
 
-from .config import LossConfig, ModelConfig, loss_config, model_config, PRESETS, VARIANTS
+from .config import PRESETS, VARIANT_REGISTRY, ModelConfig, Variant, model_config, variant_names
 from .discriminator import Discriminator
 from .generator import Generator
 
-__all__ = ["LossConfig", "ModelConfig", "loss_config", "model_config", "PRESETS", "VARIANTS",
+__all__ = ["ModelConfig", "model_config", "PRESETS", "VARIANT_REGISTRY", "Variant", "variant_names",
            "Discriminator", "Generator", "extract_mesh"]
 
 

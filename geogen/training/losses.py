@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from geogen.model.config import VARIANT_REGISTRY, LossConfig
+from geogen.model.config import VARIANT_REGISTRY
+
+from .config import LossConfig
 
 
 def g_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
@@ -69,9 +71,9 @@ class Schedule:
 
 
 def schedule_at(loss: LossConfig, kimg: float, variant: str) -> Schedule:
-    """All scheduled values after ``kimg`` thousand images (β only for SDF fields, λ only for variants
-    with the depth loss; both from the variant's registry entry)."""
-    spec = VARIANT_REGISTRY.get(variant)
-    depth = loss.depth_weight_at(kimg) if spec.depth_loss else 0.0
+    """All scheduled values after ``kimg`` thousand images; from the switch point on, β is learnable
+    and λ > 0 as far as the variant's registry entry has them (``learnable_beta``, ``depth_loss``)."""
+    spec, switched = VARIANT_REGISTRY.get(variant), loss.switched_at(kimg)
     return Schedule(blur_sigma=loss.blur_sigma_at(kimg), swap_prob=loss.swap_prob_at(kimg),
-                    beta_trainable=spec.field_kind == "sdf" and loss.beta_trainable_at(kimg), depth_weight=depth)
+                    beta_trainable=spec.learnable_beta and switched,
+                    depth_weight=loss.depth_weight_at(kimg) if spec.depth_loss else 0.0)

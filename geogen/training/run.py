@@ -64,9 +64,9 @@ def branch_run(snapshot: str | Path, variant: str, out_dir: str | Path) -> Path:
     kimg = snap["progress"]["nimg"] / 1000
     if (old.field_kind, old.model_overrides) != (new.field_kind, new.model_overrides):
         raise UserError(f"cannot branch {variant} from a {cfg.variant} snapshot: the models differ")
-    if old.depth_loss and cfg.loss.depth_loss_weight > 0 and kimg > cfg.loss.depth_loss_start_kimg:
+    if old.depth_loss and cfg.loss.depth_loss_weight > 0 and kimg > cfg.loss.switch_kimg:
         raise UserError(f"{src} is at kimg {kimg:g}, after the depth loss started "
-                        f"({cfg.loss.depth_loss_start_kimg:g}); branch from a snapshot at or before it")
+                        f"(switch_kimg {cfg.loss.switch_kimg:g}); branch from a snapshot at or before it")
     loss = dataclasses.replace(cfg.loss, **new.loss_overrides)
     snap["train_config"] = dataclasses.replace(cfg, variant=variant, loss=loss).to_dict()
     snap["model_config"] = {**snap["model_config"], "variant": variant}
