@@ -5,16 +5,17 @@
     render(state, camera) -> image       RGB uint8 H×W×3 from any camera
 
 ``load_adapter`` opens a model file in the safe format (geogen.model.io; read with
-``torch.load(weights_only=True)``, never executing code) and picks the adapter from its config:
-``{"kind": "dummy-sphere", ...}`` → :class:`DummySphereAdapter`, anything else → the GeoGen
-generator with PTI (:class:`GeoGenAdapter`).
+``torch.load(weights_only=True)``, never executing code) and builds the adapter registered in
+``ADAPTERS`` under its config's ``kind``: ``geogen`` (the default: a GeoGen model config has no
+``kind``) → the generator with PTI (:class:`GeoGenAdapter`); ``dummy-sphere`` →
+:class:`DummySphereAdapter`. Another model registers its own factory the same way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol as TypingProtocol
+from typing import Any, Callable, Protocol as TypingProtocol
 
 import numpy as np
 import trimesh
@@ -22,6 +23,7 @@ from PIL import Image
 
 from geogen.common.cameras import Camera
 from geogen.common.errors import UserError
+from geogen.common.registry import Registry
 
 from .pictures import raycast_shaded
 from .pti import ImageLoss, PTIConfig, invert
@@ -134,25 +136,41 @@ def resolve_device(device: str) -> str:
     return device
 
 
+# kind → factory(model file contents, path, pti, mesh_resolution, lpips_model, device) → adapter
+ADAPTERS: Registry[Callable[..., ModelAdapter]] = Registry("model kind")
+
+
+@ADAPTERS.register("geogen")
+def _geogen_adapter(obj: dict, path: Path, pti: PTIConfig, mesh_resolution: int, lpips_model, device: str):
+    from geogen.model.io import build_generator
+
+    G, mcfg = build_generator(obj)
+    meta = dict(obj.get("meta", {}))
+    return GeoGenAdapter(G, mcfg, meta, pti, mesh_resolution=mesh_resolution, lpips_model=lpips_model,
+                         device=resolve_device(device))
+
+
+@ADAPTERS.register("dummy-sphere")
+def _dummy_sphere_adapter(obj: dict, path: Path, pti: PTIConfig, mesh_resolution: int, lpips_model, device: str):
+    cfg = obj["model_config"]
+    try:
+        return DummySphereAdapter(radius=float(cfg.get("radius", 0.2)),
+                                  centre=tuple(float(x) for x in cfg.get("centre", (0.0, 0.0, 0.0))))
+    except (TypeError, ValueError):
+        raise UserError(f"model file {path}: dummy-sphere radius/centre must be numbers") from None
+
+
 def load_adapter(path: str | Path, pti: PTIConfig, mesh_resolution: int = 128, lpips_model=None,
                  device: str = "auto") -> ModelAdapter:
-    """Open a model file safely and wrap it in the adapter its config names."""
-    from geogen.model.io import build_generator, load_file
+    """Open a model file safely and wrap it in the adapter registered for its config's ``kind``."""
+    from geogen.model.io import load_file
 
     obj = load_file(path, "model file")
     cfg = obj.get("model_config")
     if not isinstance(cfg, dict):
         raise UserError(f"model file {path} has no model_config; it is not a GeoGen model file")
-    if cfg.get("kind") == "dummy-sphere":
-        try:
-            return DummySphereAdapter(radius=float(cfg.get("radius", 0.2)),
-                                      centre=tuple(float(x) for x in cfg.get("centre", (0.0, 0.0, 0.0))))
-        except (TypeError, ValueError):
-            raise UserError(f"model file {path}: dummy-sphere radius/centre must be numbers") from None
-    G, mcfg = build_generator(obj)
-    meta = dict(obj.get("meta", {}))
-    return GeoGenAdapter(G, mcfg, meta, pti, mesh_resolution=mesh_resolution, lpips_model=lpips_model,
-                         device=resolve_device(device))
+    factory = ADAPTERS.get(str(cfg.get("kind", "geogen")))
+    return factory(obj, Path(path), pti, mesh_resolution, lpips_model, device)
 
 
 def save_dummy_model(path: str | Path, radius: float = 0.2, centre=(0.0, 0.0, 0.0)) -> Path:

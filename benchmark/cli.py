@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -87,6 +87,8 @@ def run(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot,
         steps_g: Optional[int] = typer.Option(None, help="pivotal-tuning steps (overrides the preset)"),
         lr_w: Optional[float] = typer.Option(None, help="peak learning rate of w"),
         lr_g: Optional[float] = typer.Option(None, help="generator learning rate while tuning"),
+        set_: List[str] = typer.Option([], "--set", help="override a PTI setting, e.g. --set w_avg_samples=500 "
+                                                          "--set tune_beta=true (repeatable; type-checked)"),
         views: int = typer.Option(1, help="input views inverted together per identity"),
         view_seed: int = typer.Option(0, help="seed of the input-view choice"),
         mesh_resolution: int = typer.Option(128, help="marching-cubes grid resolution"),
@@ -107,6 +109,8 @@ def run(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot,
     """Invert every test identity with PTI (known camera), extract its mesh and score it."""
     from dataclasses import replace
 
+    from geogen.common.config import apply_sets
+
     from .pti import PTI_PRESETS
     from .run import RunSettings, run_benchmark
 
@@ -120,7 +124,7 @@ def run(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot,
         torch.set_num_threads(threads)
     overrides = {k: v for k, v in dict(steps_w=steps_w, steps_g=steps_g, lr_w=lr_w, lr_g=lr_g).items()
                  if v is not None}
-    pti = replace(PTI_PRESETS[preset], **overrides)
+    pti = apply_sets(replace(PTI_PRESETS[preset], **overrides), set_)
     result = run_benchmark(model, data, out, _protocol(gt, points, emd_points, margin, seed), pti,
                            RunSettings(views=views, seed=view_seed, mesh_resolution=mesh_resolution,
                                        device=device, save_inversions=save_inversions),

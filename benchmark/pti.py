@@ -17,35 +17,42 @@ from __future__ import annotations
 import copy
 import math
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from geogen.common.config import Config
 from geogen.common.errors import UserError
 
 
 @dataclass(frozen=True)
-class PTIConfig:
+class PTIConfig(Config):
     """Inversion settings (recorded in every result)."""
 
-    steps_w: int = 450           # PTI's W-inversion length
-    steps_g: int = 350           # PTI's pivotal-tuning length
-    lr_w: float = 0.01           # peak learning rate of w
-    lr_g: float = 3e-4           # generator learning rate while tuning
-    w_avg_samples: int = 1000    # z samples used for the mean w (and its spread, for the noise)
-    noise_strength: float = 0.05  # initial noise on w, as a fraction of the w spread; 0 disables
-    tune_beta: bool = False      # also tune β of the Laplace density while pivotal tuning (see module doc)
+    steps_w: int = 450
+    """PTI's W-inversion length."""
+    steps_g: int = 350
+    """PTI's pivotal-tuning length."""
+    lr_w: float = 0.01
+    """Peak learning rate of w."""
+    lr_g: float = 3e-4
+    """Generator learning rate while tuning."""
+    w_avg_samples: int = 1000
+    """Z samples used for the mean w (and its spread, for the noise)."""
+    noise_strength: float = 0.05
+    """Initial noise on w, as a fraction of the w spread; 0 disables."""
+    tune_beta: bool = False
+    """Also tune β of the Laplace density while pivotal tuning (see module doc)."""
     seed: int = 0
+    """Seed of the noise on w."""
 
     def __post_init__(self):
+        super().__post_init__()
         if self.steps_w < 0 or self.steps_g < 0:
             raise UserError("--steps-w and --steps-g must be >= 0")
         if self.w_avg_samples < 1:
             raise UserError("w_avg_samples must be >= 1")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 PTI_PRESETS = {
