@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -56,6 +56,8 @@ def build(
                                             "them. 0 (default): use the training views."),
     recon_resolution: Optional[int] = typer.Option(None, help="Image size of those extra views "
                                                               "(default: --resolution)."),
+    set_: List[str] = typer.Option([], "--set", help="Override a dataset config field, e.g. --set "
+                                                      "mesh_resolution=64 --set ao_rays=4 (repeatable; type-checked)."),
 ) -> None:
     """Build (or resume) a dataset folder; ends with manifest.json once every identity is built.
 
@@ -66,7 +68,7 @@ def build(
     from .build import POST_STEPS, BuildOptions, parse_shard
     from .config import make_config
 
-    config = make_config(preset, identities=identities, views=views, resolution=resolution, seed=seed,
+    config = make_config(preset, set_, identities=identities, views=views, resolution=resolution, seed=seed,
                          elevation_min=elevation_min, elevation_max=elevation_max)
     options = BuildOptions(workers=workers, shard=parse_shard(shard), write_zip=zip_, progress=progress,
                            executor=executor, ray_address=ray_address)

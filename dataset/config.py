@@ -1,6 +1,7 @@
 """Typed configuration of a dataset build, with presets ``tiny``, ``small`` and ``paper``.
 
-A preset is a complete :class:`DatasetConfig`; command-line overrides replace single fields.
+A preset is a complete :class:`DatasetConfig`; command-line options and ``--set field=value``
+(the shared parser, :func:`geogen.common.config.apply_sets`) replace single fields.
 Everything that changes the bytes of the output lives here (so it is recorded in the
 manifest); things that do not (worker count, progress bar) are build options instead.
 """
@@ -11,9 +12,10 @@ import dataclasses
 import difflib
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from geogen.common.cameras import DEFAULT_RADIUS, fov_from_focal
+from geogen.common.config import Config, apply_sets
 from geogen.common.errors import UserError
 
 #: Normalised focal length of the dataset cameras (image-size units). With radius 2.7 the
@@ -22,7 +24,7 @@ DATASET_FOCAL = 3.2
 
 
 @dataclass(frozen=True)
-class DatasetConfig:
+class DatasetConfig(Config):
     """Everything that determines the files of a dataset build."""
 
     preset: str = "tiny"
@@ -84,20 +86,9 @@ class DatasetConfig:
             return 0
         return min(left - 1, max(1, round(self.val_fraction * self.identities)))
 
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["post_steps"] = list(self.post_steps)
-        return d
-
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DatasetConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise UserError(f"unknown dataset config field(s) {', '.join(unknown)}")
-        d = dict(d)
-        d["post_steps"] = tuple(d.get("post_steps", ()))
-        return cls(**d).validated()
+    def from_dict(cls, d: Any) -> "DatasetConfig":
+        return super().from_dict(d).validated()
 
     def validated(self) -> "DatasetConfig":
         """Return self, or raise a one-line UserError naming the bad field and the fix."""
@@ -142,8 +133,9 @@ PRESETS: dict[str, DatasetConfig] = {
 }
 
 
-def make_config(preset: str, **overrides: Any) -> DatasetConfig:
-    """Preset ``preset`` with non-None ``overrides`` applied, validated (UserError on bad input)."""
+def make_config(preset: str, sets: Iterable[str] = (), **overrides: Any) -> DatasetConfig:
+    """Preset ``preset`` with non-None ``overrides`` and then the ``--set`` assignments ``sets``
+    (``mesh_resolution=64``) applied, validated (UserError on bad input)."""
     if preset not in PRESETS:
         close = difflib.get_close_matches(preset, list(PRESETS), n=1, cutoff=0.5)
         hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -153,6 +145,4 @@ def make_config(preset: str, **overrides: Any) -> DatasetConfig:
     for k in changes:
         if k not in names:
             raise UserError(f"unknown dataset config field {k!r}")
-    if "post_steps" in changes:
-        changes["post_steps"] = tuple(changes["post_steps"])
-    return dataclasses.replace(PRESETS[preset], **changes).validated()
+    return apply_sets(dataclasses.replace(PRESETS[preset], **changes), list(sets), fixed=("preset",)).validated()

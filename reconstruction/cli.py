@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -42,6 +42,8 @@ def run(
     masks: bool = typer.Option(True, help="Use foreground masks when the input names them."),
     threads: int = typer.Option(1, help="CPU threads for torch and SIFT."),
     workspace: Optional[Path] = typer.Option(None, help="Also write COLMAP-format depth/normal maps here."),
+    set_: List[str] = typer.Option([], "--set", help="Override a config field, e.g. --set meshing.depth=9 "
+                                                      "--set fusion.max_normal_angle=30 (repeatable; type-checked)."),
 ) -> None:
     """Reconstruct one scene (your own images + cameras) into a mesh."""
     from geogen.common.atomic import atomic_write_json, ensure_writable_dir
@@ -56,7 +58,7 @@ def run(
     if out.suffix.lower() != ".ply":
         raise UserError(f"--out must end in .ply, got {out}")
     ensure_writable_dir(out.parent if str(out.parent) else Path("."))
-    cfg = make_recon_config(preset, backend=backend, device=device, use_masks=masks, num_threads=threads)
+    cfg = make_recon_config(preset, set_, backend=backend, device=device, use_masks=masks, num_threads=threads)
     if transforms is not None:
         scene = read_transforms(transforms, use_masks=masks)  # paths must stay inside its dataset/folder
     else:
@@ -93,6 +95,8 @@ def dataset(
     ray_address: Optional[str] = typer.Option(None, help="Attach to this Ray cluster (default: start a local "
                                                          "one with --workers CPUs)."),
     workers: int = typer.Option(1, help="Local worker processes, or CPUs of a local Ray cluster."),
+    set_: List[str] = typer.Option([], "--set", help="Override a config field, e.g. --set meshing.depth=9 "
+                                                      "--set fusion.max_normal_angle=30 (repeatable; type-checked)."),
 ) -> None:
     """Write D/meshes/pseudo_gt/<id>.ply (resumable) and the quality report against the exact GT."""
     from .pseudo_gt import run_dataset
@@ -100,7 +104,7 @@ def dataset(
     id_list = [i.strip() for i in ids.split(",") if i.strip()] if ids else None
     summary = run_dataset(dataset_dir, all_ids=all_ids, ids=id_list, preset=preset, overwrite=overwrite, report=report,
                           threads=threads, device=device, recon_views=recon_views, recon_resolution=recon_resolution,
-                          executor=executor, ray_address=ray_address, workers=workers,
+                          executor=executor, ray_address=ray_address, workers=workers, sets=set_,
                           log=lambda m: typer.echo(m, err=True))
     typer.echo(json.dumps(summary, indent=2))
 

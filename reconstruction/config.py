@@ -1,11 +1,17 @@
-"""Typed configuration of the reconstruction pipeline, with presets."""
+"""Typed configuration of the reconstruction pipeline, with presets (``PRESETS``).
+
+``make_recon_config(preset, sets, **overrides)`` copies a preset and applies command-line
+options and ``--set section.field=value`` assignments (``--set meshing.depth=9``).
+"""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
+from geogen.common.config import Config, apply_sets
 from geogen.common.errors import UserError
 
 from .fusion import FusionConfig
@@ -14,44 +20,58 @@ from .patchmatch import PatchMatchConfig
 
 
 @dataclass
-class ReconConfig:
+class ReconConfig(Config):
+    """Everything that determines a reconstruction: the stages' options and their settings."""
+
     preset: str = "tiny"
-    backend: str = "torch"  # "torch" (ours, CPU/GPU) or "colmap" (pycolmap.patch_match_stereo, needs CUDA)
-    device: str | None = None  # torch device; None = CUDA when available, else CPU
-    use_sparse: bool = True  # SIFT + triangulation for depth ranges and source views
-    use_masks: bool = True  # restrict stereo to foreground masks when the input has them
-    use_hull: bool = True  # with masks: limit each pixel's depth range to the visual hull (see hull.py)
-    hull_resolution: int = 128  # voxels per side of the scene box for the hull
-    max_source_angle: float = 80.0  # degrees between optical axes for a usable source view
-    depth_margin: float = 0.25  # widen the sparse depth range by this fraction of itself (each side)
-    min_textured_fraction: float = 0.05  # below this share of textured pixels → "too little texture"
-    min_fused_points: int = 500  # fewer fused points → "empty fusion"
-    num_threads: int = 1  # torch / SIFT threads
+    """Name of the preset this config started from (recorded with the results)."""
+    backend: str = "torch"
+    """Dense stereo: ``torch`` (ours, CPU/GPU) or ``colmap`` (pycolmap.patch_match_stereo, needs CUDA)."""
+    device: str | None = None
+    """Torch device; None = CUDA when available, else CPU."""
+    use_sparse: bool = True
+    """SIFT + triangulation for depth ranges and source views."""
+    use_masks: bool = True
+    """Restrict stereo to foreground masks when the input has them."""
+    use_hull: bool = True
+    """With masks: limit each pixel's depth range to the visual hull (see hull.py)."""
+    hull_resolution: int = 128
+    """Voxels per side of the scene box for the hull."""
+    max_source_angle: float = 80.0
+    """Degrees between optical axes for a usable source view."""
+    depth_margin: float = 0.25
+    """Widen the sparse depth range by this fraction of itself (each side)."""
+    min_textured_fraction: float = 0.05
+    """Below this share of textured pixels → "too little texture"."""
+    min_fused_points: int = 500
+    """Fewer fused points → "empty fusion"."""
+    num_threads: int = 1
+    """Torch / SIFT threads."""
     patchmatch: PatchMatchConfig = field(default_factory=PatchMatchConfig)
+    """Dense stereo (``--set patchmatch.<field>=...``)."""
     fusion: FusionConfig = field(default_factory=FusionConfig)
+    """Depth-map fusion (``--set fusion.<field>=...``)."""
     meshing: MeshingConfig = field(default_factory=MeshingConfig)
+    """Poisson meshing (``--set meshing.<field>=...``)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+    def __post_init__(self):
+        super().__post_init__()
+        if self.backend not in ("torch", "colmap"):
+            raise UserError(f"unknown backend {self.backend!r}; choose 'torch' or 'colmap'")
 
 
-def make_recon_config(preset: str = "tiny", **overrides: Any) -> ReconConfig:
-    """A preset with top-level overrides (None values ignored)."""
+def make_recon_config(preset: str = "tiny", sets: Iterable[str] = (), **overrides: Any) -> ReconConfig:
+    """A copy of a preset with top-level ``overrides`` (None values ignored), then the dotted
+    ``--set`` assignments ``sets`` (``meshing.depth=9``), type-checked."""
     if preset not in PRESETS:
         raise UserError(f"unknown reconstruction preset {preset!r}; choose from {', '.join(PRESETS)}")
-    cfg = dataclasses.replace(PRESETS[preset])
-    cfg.patchmatch = dataclasses.replace(cfg.patchmatch)
-    cfg.fusion = dataclasses.replace(cfg.fusion)
-    cfg.meshing = dataclasses.replace(cfg.meshing)
-    for k, v in overrides.items():
-        if v is None:
-            continue
-        if not hasattr(cfg, k):
+    cfg = copy.deepcopy(PRESETS[preset])     # callers may change the nested configs in place
+    names = {f.name for f in dataclasses.fields(ReconConfig)}
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    for k in changes:
+        if k not in names:
             raise UserError(f"unknown reconstruction option {k!r}")
-        setattr(cfg, k, v)
-    if cfg.backend not in ("torch", "colmap"):
-        raise UserError(f"unknown backend {cfg.backend!r}; choose 'torch' or 'colmap'")
-    return cfg
+    return apply_sets(dataclasses.replace(cfg, **changes), list(sets), fixed=("preset",))
 
 
 # Fusion and meshing of the CPU presets, chosen on the validation identities of a 54-identity tiny

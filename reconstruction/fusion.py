@@ -17,15 +17,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from geogen.common.cameras import Camera, world_to_camera
+from geogen.common.config import Config
 
 
 @dataclass
-class FusionConfig:
-    max_reproj_error: float = 2.0  # pixels
+class FusionConfig(Config):
+    """Options of the fusion stage: which depth-map pixels agree across views and become points."""
+
+    max_reproj_error: float = 2.0
+    """Largest reprojection error (pixels) of an agreeing view."""
     max_rel_depth_diff: float = 0.01
-    max_normal_angle: float = 10.0  # degrees
-    min_consistent: int = 1  # other views that must agree (1: the pixel's view + one more = 2 views)
-    voxel_size: float = 0.002  # scene units; 0 disables the voxel averaging
+    """Largest relative depth difference of an agreeing view."""
+    max_normal_angle: float = 10.0
+    """Largest angle (degrees) between the normals of agreeing views."""
+    min_consistent: int = 1
+    """Other views that must agree (1: the pixel's view + one more = 2 views)."""
+    voxel_size: float = 0.002
+    """Voxel size (scene units) of the point averaging; 0 disables it."""
 
 
 @dataclass

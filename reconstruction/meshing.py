@@ -23,18 +23,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from geogen.common.config import Config
+
 
 @dataclass
-class MeshingConfig:
-    depth: int = 8  # octree depth: a 2^depth grid over the cloud's bounding cube
-    trim_quantile: float = 0.0  # drop vertices with density below this quantile (0: keep)
-    point_weight: float = 4.0  # screening weight (Open3D default 2; higher follows the points more)
-    bounds_margin: float = 0.02  # bounding box = scene bounds grown by this (scene units)
-    bounds_mode: str = "cut"  # "cut": remove what lies outside the box; "clamp": move it onto the box (stays closed)
-    hull_fill: float = 0.0  # add visual-hull surface points farther than this from every fused point (0: off)
-    cap_holes: bool = False  # close each boundary loop with a fan around its centroid (Poisson can leave its
-    # surface open where it meets its own grid, and "cut" opens it at the box)
+class MeshingConfig(Config):
+    """Options of the screened Poisson meshing and its clean-up."""
+
+    depth: int = 8
+    """Octree depth: a 2^depth grid over the cloud's bounding cube."""
+    trim_quantile: float = 0.0
+    """Drop vertices with density below this quantile (0: keep)."""
+    point_weight: float = 4.0
+    """Screening weight (Open3D default 2; higher follows the points more)."""
+    bounds_margin: float = 0.02
+    """Bounding box = scene bounds grown by this (scene units)."""
+    bounds_mode: str = "cut"
+    """``cut``: remove what lies outside the box; ``clamp``: move it onto the box (stays closed)."""
+    hull_fill: float = 0.0
+    """Add visual-hull surface points farther than this from every fused point (0: off)."""
+    cap_holes: bool = False
+    """Close each boundary loop with a fan around its centroid (Poisson can leave its surface open where it
+    meets its own grid, and ``cut`` opens it at the box)."""
     keep_largest_component: bool = True
+    """Keep only the largest connected component of the mesh."""
 
 
 @dataclass

@@ -27,34 +27,57 @@ import torch
 import torch.nn.functional as F
 
 from geogen.common.cameras import Camera, world_to_camera
+from geogen.common.config import Config
 
 
 @dataclass
-class PatchMatchConfig:
+class PatchMatchConfig(Config):
     """Options of the dense stage (defaults follow ACMP: 11x11 patch, stride 2, sigma 5 / 3)."""
 
     patch_size: int = 11
+    """Side of the matching patch in (strided) pixels."""
     patch_stride: int = 2
+    """Pixel step between the patch samples."""
     sigma_spatial: float = 5.0
-    sigma_color: float = 3.0  # grey levels on a 0-255 scale
-    num_sources: int = 4  # source views per reference view
-    best_k: int = 2  # cost = mean of the best k source costs
-    iterations: int = 5  # photometric red-black iterations
-    geom_iterations: int = 2  # iterations of the geometric-consistency round (0: skip the round)
-    geom_weight: float = 0.2  # cost += geom_weight * min(reprojection error px, geom_max_error)
+    """Spatial σ of the bilateral patch weights (pixels)."""
+    sigma_color: float = 3.0
+    """Colour σ of the bilateral patch weights (grey levels on a 0-255 scale)."""
+    num_sources: int = 4
+    """Source views per reference view."""
+    best_k: int = 2
+    """Cost = mean of the best k source costs."""
+    iterations: int = 5
+    """Photometric red-black iterations."""
+    geom_iterations: int = 2
+    """Iterations of the geometric-consistency round (0: skip the round)."""
+    geom_weight: float = 0.2
+    """Cost += geom_weight * min(reprojection error px, geom_max_error)."""
     geom_max_error: float = 3.0
-    max_cost: float = 0.5  # aggregated 1-NCC above this → pixel invalid in the output
-    min_ref_std: float = 1.0  # patches flatter than this (grey levels) are texture-less → invalid
-    far_offset: int = 5  # distance of the far checkerboard neighbours
-    coarse_levels: int = 0  # coarse-to-fine: estimate at 1/2^k resolution first and start from the upsampled maps
-    coarse_iterations: int = 3  # photometric iterations at each coarser level
-    prior_iterations: int = 0  # ACMP's planar prior: iterations with the prior after the photometric round (0: off)
-    prior_weight: float = 0.1  # cost += prior_weight * (1 - exp(-(relative depth deviation / prior_sigma)^2 / 2))
-    prior_sigma: float = 0.01  # relative depth deviation from the prior plane at which the penalty is 39 % of its weight
-    prior_max_cost: float = 0.3  # pixels with a photometric cost below this are the prior's vertices
-    prior_stride: int = 3  # confident pixels are taken on a grid with this step (pixels) before triangulating
-    prior_max_edge: float = 12.0  # triangles with a longer image edge (pixels) give no prior
+    """Cap of the reprojection error in the geometric cost (pixels)."""
+    max_cost: float = 0.5
+    """Aggregated 1-NCC above this → pixel invalid in the output."""
+    min_ref_std: float = 1.0
+    """Patches flatter than this (grey levels) are texture-less → invalid."""
+    far_offset: int = 5
+    """Distance of the far checkerboard neighbours."""
+    coarse_levels: int = 0
+    """Coarse-to-fine: estimate at 1/2^k resolution first and start from the upsampled maps."""
+    coarse_iterations: int = 3
+    """Photometric iterations at each coarser level."""
+    prior_iterations: int = 0
+    """ACMP's planar prior: iterations with the prior after the photometric round (0: off)."""
+    prior_weight: float = 0.1
+    """Cost += prior_weight * (1 - exp(-(relative depth deviation / prior_sigma)^2 / 2))."""
+    prior_sigma: float = 0.01
+    """Relative depth deviation from the prior plane at which the penalty is 39 % of its weight."""
+    prior_max_cost: float = 0.3
+    """Pixels with a photometric cost below this are the prior's vertices."""
+    prior_stride: int = 3
+    """Confident pixels are taken on a grid with this step (pixels) before triangulating."""
+    prior_max_edge: float = 12.0
+    """Triangles with a longer image edge (pixels) give no prior."""
     seed: int = 0
+    """Seed of the random initialisation and the random refinements."""
 
 
 @dataclass

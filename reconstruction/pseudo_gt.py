@@ -178,12 +178,13 @@ def build_for_dataset(dataset_dir: str | os.PathLike, ids=None, all_ids: bool = 
 def run_dataset(dataset_dir: Path, *, all_ids: bool = False, ids: list[str] | None = None, preset: str = "tiny",
                 overwrite: bool = False, report: bool = True, threads: int = 1, device: str | None = None,
                 recon_views: int = 0, recon_resolution: int | None = None, executor: str = "local",
-                ray_address: str | None = None, workers: int = 1, log=print) -> dict:
+                ray_address: str | None = None, workers: int = 1, sets: list[str] = (), log=print) -> dict:
     """``geogen-recon dataset`` / ``geogen-data pseudo-gt`` and the build's post-step: check the
-    folder is a finished dataset, make the preset's config, run :func:`build_for_dataset`."""
+    folder is a finished dataset, make the preset's config (with the ``--set`` assignments ``sets``),
+    run :func:`build_for_dataset`."""
     if not (Path(dataset_dir) / layout.MANIFEST).is_file():
         raise UserError(f"{dataset_dir} has no {layout.MANIFEST}; build it with geogen-data build first")
-    cfg = make_recon_config(preset, num_threads=threads, device=device)
+    cfg = make_recon_config(preset, sets, num_threads=threads, device=device)
     return build_for_dataset(dataset_dir, ids=ids, all_ids=all_ids, config=cfg, overwrite=overwrite, report=report,
                              log=log, recon_views=recon_views, recon_resolution=recon_resolution,
                              executor=ExecutorConfig(kind=executor, workers=workers, ray_address=ray_address,
