@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from geogen.common.cameras import normalized_intrinsics, spherical_cam2world, to_label
-from geogen.model import Discriminator, Generator, loss_config, model_config
+from geogen.model import Discriminator, Generator, model_config
+from geogen.training.config import loss_config
 from harness import Run, Table, peak_rss_mb  # perf/, the script's folder
 
 

@@ -11,9 +11,10 @@ Two modes:
   its native resolution, scored against ``D/meshes/gt/<id>.ply`` with the benchmark protocol
   (:mod:`reconstruction.quality`); a row per identity (F@1%, Chamfer, accuracy, completeness,
   components before the largest was kept, watertight, seconds per stage) and median / mean.
-  ``--set patchmatch.iterations=3`` overrides a config field (repeatable). ``--maps DIR`` caches
-  each identity's depth/normal maps; ``--reuse-maps`` then re-runs only fusion + Poisson on them
-  (for sweeping fusion and meshing settings without redoing stereo).
+  ``--set patchmatch.iterations=3`` overrides a config field (repeatable; the shared parser of
+  every CLI). ``--maps DIR`` caches each identity's depth/normal maps; ``--reuse-maps`` then
+  re-runs only fusion + Poisson on them (for sweeping fusion and meshing settings without redoing
+  stereo).
 
 Tune settings on the ``val`` (or ``train``) split; the ``test`` split is for the final figure.
 Run: ``.venv/bin/python perf/bench_recon.py [--threads 1] [--preset tiny] [--dataset D [--split val]]``.
@@ -63,21 +64,6 @@ def dataset_scene(dataset: str, resolution: int) -> tuple[MVSScene, str]:
     return MVSScene(views, DEFAULT_BOUNDS), source
 
 
-def apply_overrides(cfg: ReconConfig, items: list[str]) -> ReconConfig:
-    """``section.field=value`` (or ``field=value``) assignments, cast to the field's current type."""
-    for item in items:
-        key, _, text = item.partition("=")
-        obj, name = cfg, key
-        if "." in key:
-            section, name = key.split(".", 1)
-            obj = getattr(cfg, section)
-        current = getattr(obj, name)  # AttributeError names an unknown field
-        value = (text.lower() in ("1", "true", "yes")) if isinstance(current, bool) else type(current)(text) \
-            if current is not None else text
-        setattr(obj, name, value)
-    return cfg
-
-
 def speed(args) -> None:
     """Seconds per stage at each resolution; with a dataset also F@1% and Chamfer against its exact GT."""
     table = Table(["res", "sparse s", "dense s", "fusion s", "poisson s", "total s", "fused pts", "faces", "F@1%",
@@ -90,7 +76,7 @@ def speed(args) -> None:
             scene, _, _ = make_scene([Sphere(centre=(0.0, 0.05, 0.0), radius=0.25),
                                       Square(centre=(0.0, -0.2, -0.3), size=0.6)], n_views=args.views, resolution=res,
                                      with_masks=True)
-        cfg = apply_overrides(make_recon_config(args.preset, num_threads=args.threads), args.set)
+        cfg = make_recon_config(args.preset, args.set, num_threads=args.threads)
         t0 = time.perf_counter()
         result = reconstruct_scene(scene, cfg)
         total = time.perf_counter() - t0
@@ -149,7 +135,7 @@ def quality(args) -> None:
     ids = args.ids.split(",") if args.ids else list(split[args.split])
     if args.limit:
         ids = ids[:args.limit]
-    cfg = apply_overrides(make_recon_config(args.preset, num_threads=args.threads), args.set)
+    cfg = make_recon_config(args.preset, args.set, num_threads=args.threads)
     print(f"identities: {', '.join(ids)} ({args.split if not args.ids else 'given'}); overrides: {args.set or 'none'}"
           f"{'; stereo maps reused from ' + args.maps if args.reuse_maps else ''}")
     cols = ("F@1%", "F@2%", "chamfer", "acc", "comp", "comps", "wt", "sparse", "dense", "fusion", "poisson", "total")

@@ -20,8 +20,8 @@ CONFIGS = {
     "no regulariser": ["loss.eikonal_weight=0"],
     "eikonal 0.1 (default)": [],
     "eikonal + minimal surface": ["loss.minimal_surface_weight=0.05"],
-    "depth loss through d(r) (full)": ["loss.beta_fixed_kimg=0", "loss.depth_loss_start_kimg=0"],
-    "depth loss, d(r) fixed (surface)": ["loss.beta_fixed_kimg=0", "loss.depth_loss_start_kimg=0",
+    "depth loss through d(r) (full)": ["loss.switch_kimg=0"],
+    "depth loss, d(r) fixed (surface)": ["loss.switch_kimg=0",
                                          "model.depth_loss_grad=surface"],
 }
 

@@ -39,9 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from geogen.common.atomic import atomic_write_json, atomic_write_text  # noqa: E402
+from geogen.model.config import variant_names  # noqa: E402
 from harness import machine, markdown as table, peak_rss_mb  # noqa: E402
 
-VARIANTS = ("geogen", "geogen-nodepth", "eg3d")
+VARIANTS = variant_names()   # the registered model variants
 PAPER = {"kimg": 25000.0, "milestone_kimg": 5000.0, "test_identities": 198}  # scripts/reproduce.py EXPERIMENTS
 
 
