@@ -117,6 +117,11 @@ def test_every_cli_config_takes_the_shared_parser():
         make_config("tiny", ["preset=small"])
 
 
+def test_train_unknown_key_error_names_the_loss_and_model_groups():
+    with pytest.raises(UserError, match=r"--set foo: unknown field; known: .*loss\.<field>, model\.<field>$"):
+        with_overrides(train_config("tiny", "geogen"), ["foo=3"])
+
+
 # ------------------------------------------------------------------ the one switch point
 def test_old_switch_names_migrate_when_equal_and_are_refused_when_they_differ():
     old = train_config("tiny", "geogen").to_dict()

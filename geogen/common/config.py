@@ -160,20 +160,22 @@ def parse_value(text: str, tp, key: str):
         raise UserError(f"--set {key}={text}: expected {'an' if name[0] in 'aeiou' else 'a'} {name}") from None
 
 
-def apply_sets(cfg: C, assignments: Iterable[str], fixed: Iterable[str] = (), prefix: str = "") -> C:
+def apply_sets(cfg: C, assignments: Iterable[str], fixed: Iterable[str] = (), prefix: str = "",
+               also_known: Iterable[str] = ()) -> C:
     """A copy of config ``cfg`` with the dotted ``key=value`` assignments applied (``loss.r1_gamma=2``
     sets a field of the nested ``loss`` config), each value parsed as its field's type, then checked
     by the config itself. ``fixed`` fields are not settable; ``prefix`` is what the error messages put
-    before the key (the CLI's name of ``cfg``). The input config is never changed."""
+    before the key (the CLI's name of ``cfg``); ``also_known`` are further keys the CLI accepts
+    elsewhere (listed in the unknown-key error). The input config is never changed."""
     changes: dict[str, list[tuple[str, str]]] = {}
     for item in assignments:
         key, text = split_assignment(item)
         head, _, rest = key.partition(".")
         changes.setdefault(head, []).append((rest, text) if rest else ("", text))
-    return _apply(cfg, changes, set(fixed), prefix)
+    return _apply(cfg, changes, set(fixed), prefix, tuple(also_known))
 
 
-def _apply(cfg, changes: dict, fixed: set, prefix: str):
+def _apply(cfg, changes: dict, fixed: set, prefix: str, also_known: tuple = ()):
     hints = _hints(type(cfg))
     names = [f.name for f in dataclasses.fields(cfg) if f.name not in fixed]
     section = prefix.rstrip(".")
@@ -184,7 +186,7 @@ def _apply(cfg, changes: dict, fixed: set, prefix: str):
             what = f"unknown {section} field" if section else "unknown field"
             nested = [f"{n}.<field>" for n in names if _is_config(hints[n])]
             plain = [n for n in names if not _is_config(hints[n])]
-            raise UserError(f"--set {full}: {what}; known: {', '.join(sorted(plain) + nested)}")
+            raise UserError(f"--set {full}: {what}; known: {', '.join(sorted(plain) + nested + list(also_known))}")
         tp = hints[head]
         if _is_config(tp):
             sub = {}

@@ -211,7 +211,7 @@ def with_overrides(cfg: TrainConfig, assignments: list[str]) -> TrainConfig:
     ``model.<field>`` assignments are skipped here, see :func:`model_with_overrides`."""
     mine = [a for a in assignments if not a.strip().startswith("model.")]
     _refuse_old_names(mine)
-    return apply_sets(cfg, mine, fixed=("preset", "variant"))
+    return apply_sets(cfg, mine, fixed=("preset", "variant"), also_known=("model.<field>",))
 
 
 def model_with_overrides(model_cfg: ModelConfig, assignments: list[str]) -> ModelConfig:
