@@ -16,6 +16,7 @@ from benchmark.protocol import Protocol
 from benchmark.toydata import write_toy_dataset
 from geogen.common.atomic import atomic_write_json, read_json
 from geogen.common.meshio import load_mesh, save_ply
+from dataset.format import GT_MESH_DIR
 
 FAST = Protocol(n_points=4_000, emd_points=128)
 
@@ -37,8 +38,8 @@ def toy(tmp_path_factory):
     shrunk by 2 %, so the nearest training identity of each is known."""
     root = write_toy_dataset(tmp_path_factory.mktemp("toy") / "D", n_train=3, n_test=2, n_views=2, resolution=16)
     for test_id, train_id, scale in (("000003", "000001", 1.02), ("000004", "000002", 0.98)):
-        m = load_mesh(root / "meshes/gt" / f"{train_id}.ply")
-        save_ply(root / "meshes/gt" / f"{test_id}.ply", m.vertices * scale, m.faces)
+        m = load_mesh(root / GT_MESH_DIR / f"{train_id}.ply")
+        save_ply(root / GT_MESH_DIR / f"{test_id}.ply", m.vertices * scale, m.faces)
     return root
 
 
@@ -68,8 +69,8 @@ def test_mean_shape_without_a_common_inside_is_a_one_line_error():
 
 
 def test_nearest_reference_matches_a_brute_force_argmin(toy):
-    refs = {i: load_mesh(toy / "meshes/gt" / f"{i}.ply") for i in ("000000", "000001", "000002")}
-    gt = load_mesh(toy / "meshes/gt/000003.ply")
+    refs = {i: load_mesh(toy / GT_MESH_DIR / f"{i}.ply") for i in ("000000", "000001", "000002")}
+    gt = load_mesh(toy / f"{GT_MESH_DIR}/000003.ply")
     best, scores = nearest_reference("000003", gt, refs, FAST)
     naive = {i: score_pair(m, gt, FAST, "000003", metrics=["chamfer_l1"])["chamfer_l1"] for i, m in refs.items()}
     assert scores == naive and best == min(naive, key=naive.get) == "000001"
@@ -94,7 +95,7 @@ def test_baselines_write_and_score_reference_rows(toy, tmp_path):
     # one template for every test identity; copy-other copies the first training identity's GT
     t = [(out / "template-mean.meshes" / f"{i}.ply").read_bytes() for i in ("000003", "000004")]
     assert t[0] == t[1]
-    assert (out / "copy-other.meshes/000004.ply").read_bytes() == (toy / "meshes/gt/000000.ply").read_bytes()
+    assert (out / "copy-other.meshes/000004.ply").read_bytes() == (toy / f"{GT_MESH_DIR}/000000.ply").read_bytes()
     assert results["copy-other"]["method"]["details"]["copy_id"] == "000000"
 
 
@@ -207,9 +208,9 @@ def test_leaderboard_lists_reference_rows_unranked_with_each_methods_gain(tmp_pa
 
 
 def test_shortlisted_oracle_agrees_with_the_exact_search(toy):
-    refs = {i: load_mesh(toy / "meshes/gt" / f"{i}.ply") for i in ("000000", "000001", "000002")}
+    refs = {i: load_mesh(toy / GT_MESH_DIR / f"{i}.ply") for i in ("000000", "000001", "000002")}
     for target in ("000003", "000004"):
-        gt = load_mesh(toy / "meshes/gt" / f"{target}.ply")
+        gt = load_mesh(toy / GT_MESH_DIR / f"{target}.ply")
         exact, all_scores = nearest_reference(target, gt, refs, FAST)
         short, some = nearest_reference(target, gt, refs, FAST, shortlist=1, screen_points=500)
         assert short == exact and len(some) == 1 and some[exact] == all_scores[exact]

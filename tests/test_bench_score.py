@@ -18,6 +18,7 @@ from benchmark.toydata import write_toy_dataset
 from geogen.common.atomic import atomic_write_json, read_json
 from geogen.common.errors import UserError
 from geogen.common.meshio import save_ply
+from dataset.format import GT_MESH_DIR
 
 FAST = Protocol(n_points=4_000, emd_points=128)
 
@@ -38,8 +39,8 @@ def test_scoring_gt_against_itself_and_a_worse_method(toy, tmp_path):
     good, bad = tmp_path / "good", tmp_path / "bad"
     good.mkdir(), bad.mkdir()
     for sid in ["000001", "000002", "000003"]:
-        m = trimesh.load(toy / "meshes/gt" / f"{sid}.ply", process=False)
-        shutil.copy(toy / "meshes/gt" / f"{sid}.ply", good / f"{sid}.ply")
+        m = trimesh.load(toy / GT_MESH_DIR / f"{sid}.ply", process=False)
+        shutil.copy(toy / GT_MESH_DIR / f"{sid}.ply", good / f"{sid}.ply")
         m.vertices = m.vertices * 1.1
         m.export(bad / f"{sid}.obj")  # OBJ accepted too
     rg = score_meshes(good, toy, "gt-copy", tmp_path / "r/good.json", FAST, progress=False)
@@ -63,7 +64,7 @@ def test_resume_reuses_records_and_rescored_changed_meshes(toy, tmp_path):
     meshes = tmp_path / "m"
     meshes.mkdir()
     for sid in ["000001", "000002", "000003"]:
-        shutil.copy(toy / "meshes/gt" / f"{sid}.ply", meshes / f"{sid}.ply")
+        shutil.copy(toy / GT_MESH_DIR / f"{sid}.ply", meshes / f"{sid}.ply")
     out = tmp_path / "res.json"
     first = score_meshes(meshes, toy, "m", out, FAST, pictures=False, progress=False)
     rec = tmp_path / "res.records/000001.json"
@@ -82,13 +83,13 @@ def test_resume_rescored_against_another_dataset_or_changed_gt(toy, tmp_path):
     shutil.copytree(toy, d0)
     shutil.copytree(toy, d1)
     for sid in ["000001", "000002", "000003"]:  # D1: every GT head 10 % larger, its own manifest
-        m = trimesh.load(d1 / "meshes/gt" / f"{sid}.ply", process=False)
-        save_ply(d1 / "meshes/gt" / f"{sid}.ply", m.vertices * 1.1, m.faces)
+        m = trimesh.load(d1 / GT_MESH_DIR / f"{sid}.ply", process=False)
+        save_ply(d1 / GT_MESH_DIR / f"{sid}.ply", m.vertices * 1.1, m.faces)
     man = read_json(d1 / "manifest.json")
     man["seed"] = 1
     atomic_write_json(d1 / "manifest.json", man)
     meshes = tmp_path / "m"
-    shutil.copytree(toy / "meshes/gt", meshes)
+    shutil.copytree(toy / GT_MESH_DIR, meshes)
     out = tmp_path / "res.json"
     r0 = score_meshes(meshes, d0, "m", out, FAST, pictures=False, progress=False)
     r1 = score_meshes(meshes, d1, "m", out, FAST, pictures=False, progress=False)
@@ -99,7 +100,7 @@ def test_resume_rescored_against_another_dataset_or_changed_gt(toy, tmp_path):
     # the GT alone changes (same manifest) → that sample is rescored, the others reused
     rec2, rec3 = tmp_path / "res.records/000002.json", tmp_path / "res.records/000003.json"
     stamps = rec2.stat().st_mtime_ns, rec3.stat().st_mtime_ns
-    shutil.copy(d0 / "meshes/gt/000002.ply", d1 / "meshes/gt/000002.ply")
+    shutil.copy(d0 / f"{GT_MESH_DIR}/000002.ply", d1 / f"{GT_MESH_DIR}/000002.ply")
     r2 = score_meshes(meshes, d1, "m", out, FAST, pictures=False, progress=False)
     assert rec2.stat().st_mtime_ns != stamps[0] and rec3.stat().st_mtime_ns == stamps[1]
     assert r2["samples"][1]["metrics"]["msd"] < 1e-6 < r2["samples"][2]["metrics"]["msd"]
@@ -113,7 +114,7 @@ def test_resume_rescored_against_another_dataset_or_changed_gt(toy, tmp_path):
 def test_missing_empty_and_far_meshes_become_failed_rows(toy, tmp_path):
     meshes = tmp_path / "m"
     meshes.mkdir()
-    shutil.copy(toy / "meshes/gt/000001.ply", meshes / "000001.ply")
+    shutil.copy(toy / f"{GT_MESH_DIR}/000001.ply", meshes / "000001.ply")
     (meshes / "000002.ply").write_bytes(b"ply\nformat ascii 1.0\nelement vertex 0\nelement face 0\nend_header\n")
     save_ply(meshes / "000003.ply", np.array([[50, 0, 0], [51, 0, 0], [50, 1, 0]]), np.array([[0, 1, 2]]))
     r = score_meshes(meshes, toy, "m", tmp_path / "o.json", FAST, pictures=False, progress=False)
@@ -141,7 +142,7 @@ def test_dataset_without_test_split_is_a_one_line_error(toy, tmp_path):
 def test_cli_score_runs_and_bad_arguments_are_one_line(toy, tmp_path):
     meshes = tmp_path / "m"
     meshes.mkdir()
-    shutil.copy(toy / "meshes/gt/000001.ply", meshes / "000001.ply")
+    shutil.copy(toy / f"{GT_MESH_DIR}/000001.ply", meshes / "000001.ply")
     p = bench("score", "--meshes", str(meshes), "--data", str(toy), "--method", "gt", "--out",
               str(tmp_path / "r.json"), "--points", "2000", "--emd-points", "64", "--limit", "1", "--no-progress")
     assert p.returncode == 0, p.stderr
@@ -154,7 +155,7 @@ def test_cli_score_runs_and_bad_arguments_are_one_line(toy, tmp_path):
 
 def test_missing_pseudo_gt_folder_is_a_one_line_error(toy, tmp_path):
     (tmp_path / "m").mkdir()
-    shutil.copy(toy / "meshes/gt/000001.ply", tmp_path / "m" / "000001.ply")
+    shutil.copy(toy / f"{GT_MESH_DIR}/000001.ply", tmp_path / "m" / "000001.ply")
     with pytest.raises(UserError, match="pseudo_gt not found"):
         score_meshes(tmp_path / "m", toy, "x", tmp_path / "o.json", replace_gt(FAST, "pseudo"))
 

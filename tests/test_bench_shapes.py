@@ -13,6 +13,7 @@ from benchmark.shapes import (Frame, PointSet, chamfer_matrix, coverage, mmd, on
 from benchmark.toydata import write_toy_dataset
 from geogen.common.meshio import load_mesh
 from geogen.common.seeding import rng_for
+from dataset.format import GT_MESH_DIR
 
 
 def matrices(S, R):
@@ -97,7 +98,7 @@ def toy(tmp_path_factory):
 def test_copies_of_gt_meshes_are_flagged_under_the_sampled_chamfer(toy):
     """Sample meshes identical to the training GT (other surface samples): memorisation; the test GT
     (other identities of the same distribution) is not."""
-    train = [load_mesh(toy / "meshes/gt" / f"{k:06d}.ply") for k in range(6)]
+    train = [load_mesh(toy / GT_MESH_DIR / f"{k:06d}.ply") for k in range(6)]
     frame = Frame.from_gt(train, [], margin=0.05)
     pts = lambda meshes, stream: PointSet([shape_points(m, frame, 2000, rng_for(0, stream, k))  # noqa: E731
                                            for k, m in enumerate(meshes)])

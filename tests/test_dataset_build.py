@@ -19,6 +19,7 @@ from dataset import format as layout
 from geogen.common.cameras import from_label, opencv_to_opengl, pixel_rays, world_to_camera
 from geogen.common.errors import UserError
 from geogen.common.meshio import load_mesh
+from dataset.format import GT_MESH_DIR
 
 CFG = make_config("tiny", identities=3, views=4, resolution=48, mesh_resolution=64)
 QUIET = BuildOptions(progress=False)
@@ -66,7 +67,7 @@ def test_validate_passes_and_layout_is_complete(built, manifest):
         for rel in (v["image"], v["depth"], v["normals"], v["mask"]):
             assert (built / rel).is_file() and rel in manifest["files"]
         assert v["image"] == layout.image(i, v["index"])
-    assert (built / "meshes/gt/000000.ply").is_file()
+    assert (built / f"{GT_MESH_DIR}/000000.ply").is_file()
 
 
 def test_depth_back_projects_onto_the_gt_mesh(built, manifest):

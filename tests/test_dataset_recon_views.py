@@ -27,6 +27,7 @@ from geogen.common.errors import UserError
 from geogen.common.meshio import load_mesh
 from reconstruction.pipeline import ReconstructionResult
 from reconstruction.scene import read_transforms
+from dataset.format import PSEUDO_GT_DIR
 
 CFG = make_config("tiny", identities=2, views=4, resolution=48, mesh_resolution=64)
 IDS = ["000000", "000001"]
@@ -98,7 +99,7 @@ def test_recon_views_are_written_used_and_kept_out_of_the_training_data(plain, t
 
     # Kept out: every file of the dataset is byte-identical, dataset.json/manifest never name them,
     # and validate passes with them present.
-    assert _files(root, exclude=("recon_views", "meshes/pseudo_gt")) == before
+    assert _files(root, exclude=("recon_views", PSEUDO_GT_DIR)) == before
     for name in ("dataset.json", "manifest.json"):
         assert "recon_views" not in (root / name).read_text()
     assert validate_dataset(root) == []

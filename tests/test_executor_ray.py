@@ -21,6 +21,7 @@ from dataset.config import make_config  # noqa: E402
 from dataset import format as layout  # noqa: E402
 from geogen.common.errors import UserError  # noqa: E402
 from geogen.common.executor import ExecutorConfig, map_tasks  # noqa: E402
+from dataset.format import PSEUDO_GT_DIR  # noqa: E402
 
 CFG = make_config("tiny", identities=6, views=4, resolution=48, mesh_resolution=64)
 RAY = ExecutorConfig(kind="ray", progress=False)
@@ -143,10 +144,10 @@ def test_pseudo_gt_on_ray_equals_local(cluster, tmp_path):
         _recon_identity(root, "000002", flat, trimesh.creation.box(extents=(0.8, 0.8, 0.01)))
         (root / "manifest.json").write_text(json.dumps({"split": {"train": [], "test": ["000001", "000002"]}}))
         build_for_dataset(root, config=cfg, report=False, log=lambda m: None, executor=executor)
-        records = {p.name: json.loads(p.read_text()) for p in (root / "meshes/pseudo_gt/records").iterdir()}
+        records = {p.name: json.loads(p.read_text()) for p in (root / f"{PSEUDO_GT_DIR}/records").iterdir()}
         for r in records.values():
             r.pop("timings", None)
-        outputs[name] = (records, (root / "meshes/pseudo_gt/000001.ply").read_bytes())
+        outputs[name] = (records, (root / f"{PSEUDO_GT_DIR}/000001.ply").read_bytes())
     assert outputs["ray"] == outputs["local"]
     assert outputs["ray"][0]["000002.json"]["status"] == "failed"  # a per-identity failure is a record too
 

@@ -17,6 +17,7 @@ from reconstruction.pipeline import ReconstructionFailure, reconstruct_scene
 from reconstruction.pseudo_gt import build_for_dataset
 from reconstruction.sparse import triangulate_known_poses
 from reconstruction.synthetic import Sphere, Square, make_scene
+from dataset.format import PSEUDO_GT_DIR
 
 
 def _fast_config():
@@ -135,5 +136,5 @@ def test_pseudo_gt_resume_recomputes_when_the_config_changed(tmp_path, monkeypat
     assert calls == ["tiny", "tiny", "small", "small"]
     warned = [line for line in logs if line.startswith("warning: ")]
     assert len(warned) == 2 and all("preset tiny → small" in line and "recomputing" in line for line in warned)
-    record = json.loads((root / "meshes/pseudo_gt/records/000001.json").read_text())
+    record = json.loads((root / f"{PSEUDO_GT_DIR}/records/000001.json").read_text())
     assert record["config"]["preset"] == "small" and record["replaced"].startswith("reconstruction config changed")
