@@ -32,11 +32,12 @@ def test_single_scene_fit_recovers_the_shape():
     torch.manual_seed(0)
     m = bust()
     data = render_mesh_views(m.vertices, m.faces, n_views=12, resolution=64)
-    fc = FitConfig(steps=150, time_budget_s=50, rays_per_step=512, plane_resolution=64, samples_coarse=16,
+    fc = FitConfig(steps=150, time_budget_s=1e9, rays_per_step=512, plane_resolution=64, samples_coarse=16,
                    samples_fine=16, mesh_resolution=64, eval_points=10000)
     sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.3)       # the field's starting surface
     start = chamfer_l1(sphere.vertices, sphere.faces, m.vertices, m.faces, 10000)
     r = fit_scene(data, fc, log=lambda s: None)
     assert start > 0.05
     assert r["chamfer_l1"] < 0.035, r          # measured ~0.02 after 150 steps; the 10-minute fit reaches ~1%
+    # (no wall-time budget: the result depends on the 150 steps only, not on the machine's load)
     assert r["psnr"] > 15
