@@ -29,7 +29,7 @@ class FusionConfig(Config):
     max_rel_depth_diff: float = 0.01
     """Largest relative depth difference of an agreeing view."""
     max_normal_angle: float = 10.0
-    """Largest angle (degrees) between the normals of agreeing views."""
+    """Largest angle (degrees) between the normals of agreeing views; 180 turns the normal test off."""
     min_consistent: int = 1
     """Other views that must agree (1: the pixel's view + one more = 2 views)."""
     voxel_size: float = 0.002
@@ -82,7 +82,8 @@ def fuse_depth_maps(cameras: list[Camera], depths: list[np.ndarray], normals_wor
             uv_back, _ = cameras[r].project(Xj)
             ok &= np.linalg.norm(uv_back - ref_uv, axis=1) < cfg.max_reproj_error
             nj = normals_world[j][row, col]
-            ok &= np.sum(nj * nr, axis=1) > cos_max
+            if cfg.max_normal_angle < 180.0:
+                ok &= np.sum(nj * nr, axis=1) > cos_max
             sum_pts[ok] += Xj[ok]
             sum_nrm[ok] += nj[ok]
             count[ok] += 1

@@ -39,6 +39,20 @@ def test_fusion_rejects_depths_that_no_other_view_confirms():
     assert n_exact - n_noisy > 0.8 * per_view
 
 
+def test_normal_test_rejects_disagreeing_normals_and_180_turns_it_off():
+    """Exact depths with view 0's normals reversed: a 30-degree test drops view 0's points (and view 0
+    no longer confirms its neighbours); 180 turns the test off and keeps every point of the exact run."""
+    scene, depths, normals = make_scene([Sphere(radius=0.3)], n_views=6, resolution=48, elevations=(0.0,))
+    cams = [v.camera for v in scene.views]
+    flipped = [n.copy() for n in normals]
+    flipped[0] = -flipped[0]
+    count = lambda nrm, angle: len(fuse_depth_maps(cams, depths, nrm, None,  # noqa: E731
+                                                   FusionConfig(voxel_size=0.0, max_normal_angle=angle)).points)
+    exact = count(normals, 30.0)
+    assert count(flipped, 30.0) < exact - 0.9 * exact / 6
+    assert count(flipped, 180.0) == count(normals, 180.0) == exact
+
+
 def test_largest_component_and_keep_vertices():
     a = trimesh.creation.box()
     b = trimesh.creation.icosphere(subdivisions=2)
