@@ -47,22 +47,30 @@ def head_like_pair():
     return trimesh.Trimesh(v, pred.faces, process=False), gt
 
 
-def pairs(data: str | None, pred_dir: str | None, limit: int):
-    """[(name, pred mesh, GT mesh, sample id)]"""
-    from geogen.common.meshio import load_mesh
-
-    out = [("synthetic", *head_like_pair(), "1")]
+def pair_files(data: str | None, pred_dir: str | None, limit: int) -> list[dict]:
+    """The pairs to time, as file paths (resolved here, by this checkout's dataset layout, so a
+    worker running an older tree only needs trimesh to read them): ``synthetic`` has no files."""
+    pairs = [{"name": "synthetic", "pred": None, "gt": None, "id": "1"}]
     if data:
         from dataset.format import Dataset
 
         ds = Dataset(data)
         ids = ds.test_ids[: limit + 1]
-        gts = {i: load_mesh(ds.gt_path(i, "exact"), "GT mesh") for i in ids}
-        out += [(f"GT {a} vs {b}", gts[a], gts[b], b) for a, b in zip(ids, ids[1:])]
+        gts = {i: str(ds.gt_path(i, "exact")) for i in ids}
+        pairs += [{"name": f"GT {a} vs {b}", "pred": gts[a], "gt": gts[b], "id": b} for a, b in zip(ids, ids[1:])]
         if pred_dir:
-            out += [(f"pred {i}", load_mesh(Path(pred_dir) / f"{i}.ply", "mesh"), gts[i], i) for i in ids
-                    if (Path(pred_dir) / f"{i}.ply").exists()]
-    return out
+            pairs += [{"name": f"pred {i}", "pred": str(Path(pred_dir) / f"{i}.ply"), "gt": gts[i], "id": i}
+                      for i in ids if (Path(pred_dir) / f"{i}.ply").exists()]
+    return pairs
+
+
+def load_pairs(files: list[dict]):
+    """[(name, pred mesh, GT mesh, sample id)] from :func:`pair_files`' list."""
+    import trimesh
+
+    read = lambda path: trimesh.load(path, force="mesh", process=False)  # noqa: E731
+    return [(p["name"], *(head_like_pair() if p["gt"] is None else (read(p["pred"]), read(p["gt"]))), p["id"])
+            for p in files]
 
 
 def worker(args) -> None:
@@ -71,7 +79,7 @@ def worker(args) -> None:
 
     protocol = Protocol(n_points=args.points, emd_points=args.emd_points)
     rows = []
-    for name, pred, gt, sid in pairs(args.data, args.pred, args.limit):
+    for name, pred, gt, sid in load_pairs(json.loads(args.pairs)):
         load_start = load()
         t = time.perf_counter()
         ctx, _ = prepare_pair(pred, gt, protocol, sid)
@@ -90,8 +98,8 @@ def worker(args) -> None:
 def run_worker(tree: Path, args) -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--points", str(args.points),
-           "--emd-points", str(args.emd_points), "--limit", str(args.limit)]
-    cmd += (["--data", args.data] if args.data else []) + (["--pred", args.pred] if args.pred else [])
+           "--emd-points", str(args.emd_points),
+           "--pairs", json.dumps(pair_files(args.data, args.pred, args.limit))]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tree)
     if out.returncode != 0:
         raise SystemExit(f"worker failed ({tree}):\n{out.stderr[-2000:]}")
@@ -164,6 +172,7 @@ def main() -> None:
     ap.add_argument("--emd-points", type=int, default=2048)
     ap.add_argument("--solvers-only", action="store_true", help="only the EMD solver table")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--pairs", help=argparse.SUPPRESS)  # worker: pair_files() as JSON
     args = ap.parse_args()
     if args.worker:
         return worker(args)
