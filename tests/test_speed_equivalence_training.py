@@ -5,7 +5,8 @@ and once through the original formulation written out naively here, and outputs 
 compared. Most checks run in float64, where both formulations must agree to ~1e-10 (the rewrites
 only reorder float additions), plus float32 at training tolerance:
 
-* the decoder field (channels-first MLP on the per-plane features, one output product for geometry
+* the decoder field (channels-first MLP on the per-plane features, its hidden layer as two products
+  W_F·F + W_PE·PE with no concatenated input, one output product for geometry
   and colour, the positional encoding written into its output) vs concatenated input + three
   linear layers, both aggregations, both tri-plane sampling paths;
 * the renderer compositing the coarse and fine colour features separately vs merging them;
@@ -29,8 +30,8 @@ from geogen.model.field import TriplaneField, laplace_density
 from geogen.model.generator import Generator
 from geogen.model.renderer import RaySampling, composite, rays_from_labels, render_rays, sample_pdf, \
     stratified_depths
-from geogen.model.triplane import positional_encoding, project_onto_planes, sample_triplane, \
-    share_plane_gradient
+from geogen.model.triplane import positional_encoding, positional_encoding_channels_first, project_onto_planes, \
+    sample_triplane, share_plane_gradient
 from geogen.training.losses import update_ema
 
 
@@ -151,6 +152,17 @@ def test_positional_encoding_values_are_the_original_ones_and_gradients_match():
     compare(lambda: {"pe": positional_encoding(x, 6)}, lambda: {"pe": ref_positional_encoding(x, 6)}, [x], [],
             rtol=1e-12, atol=1e-12)
     assert positional_encoding(x, 0) is x
+
+
+def test_channels_first_positional_encoding_is_the_transposed_encoding_with_its_gradient():
+    x = (torch.rand(2, 50, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64) - 0.5)
+    x.requires_grad_(True)
+    pe = positional_encoding_channels_first(x.float(), 4)
+    assert pe.shape == (2, 27, 50) and pe.is_contiguous()
+    assert torch.equal(pe, ref_positional_encoding(x.float(), 4).transpose(1, 2))   # bit for bit
+    compare(lambda: {"pe": positional_encoding_channels_first(x, 6)},
+            lambda: {"pe": ref_positional_encoding(x, 6).transpose(1, 2)}, [x], [], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(positional_encoding_channels_first(x, 0), x.transpose(1, 2))
 
 
 # ---------------------------------------------------------------- field

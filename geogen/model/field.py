@@ -15,7 +15,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .layers import FullyConnected
-from .triplane import pe_dim, positional_encoding, sample_planes
+from .triplane import pe_dim, positional_encoding_channels_first, sample_planes, sample_planes_stacked
 
 
 def laplace_density(sdf: torch.Tensor, beta: torch.Tensor | float) -> torch.Tensor:
@@ -64,23 +64,28 @@ class TriplaneField(nn.Module):
     # --- evaluation
     def _hidden(self, planes: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         """The decoder's hidden layer softplus(W·[F_xy, F_xz, F_yz, PE(p)] + b) (``concat``) or
-        softplus(W·mean(F_xy, F_xz, F_yz) + b) (``mean``), channels first: (B, hidden, N).
+        softplus(W·[mean(F_xy, F_xz, F_yz), PE(p)] + b) (``mean``), channels first: (B, hidden, N).
 
-        The MLP runs channels first, the layout grid_sample returns: the decoder input is one
-        block copy of the planes' features (no transposes) and each layer one batched matrix
-        product W·x with N columns (faster on CPU than N rows times Wᵀ).
+        The MLP runs channels first, the layout grid_sample returns, each layer one batched matrix
+        product W·x with N columns (faster on CPU than N rows times Wᵀ). The input is never
+        concatenated: W·x = W_F·F + (W_PE·PE + b), so the plane features are read where
+        grid_sample wrote them, and the backward computes no gradient rows for the positional
+        encoding unless the points need one (the depth loss).
         """
-        feats = sample_planes(planes, points, self.cfg.box_warp)           # 3 × (B, C, N)
-        if self.cfg.plane_aggregation == "concat":
-            parts = list(feats)
-        else:
-            parts = [(feats[0] + feats[1] + feats[2]) / 3]
-        if self.cfg.pe_levels > 0:
-            parts.append(positional_encoding(points, self.cfg.pe_levels).transpose(1, 2))
-        x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]       # (B, D, N)
         fc = self.hidden
-        weight = (fc.weight * fc.weight_gain).expand(x.shape[0], -1, -1)
-        return F.softplus(torch.baddbmm((fc.bias * fc.bias_gain)[:, None], weight, x))
+        B = points.shape[0]
+        weight = fc.weight * fc.weight_gain                                # (hidden, in_dim)
+        if self.cfg.plane_aggregation == "concat":
+            feats = sample_planes_stacked(planes, points, self.cfg.box_warp).flatten(1, 2)   # (B, 3C, N)
+        else:
+            f = sample_planes(planes, points, self.cfg.box_warp)
+            feats = (f[0] + f[1] + f[2]) / 3
+        n = feats.shape[1]
+        pre = (fc.bias * fc.bias_gain)[:, None]
+        if self.cfg.pe_levels > 0:
+            pe = positional_encoding_channels_first(points, self.cfg.pe_levels)   # (B, 3(1+2L), N)
+            pre = torch.baddbmm(pre, weight[:, n:].expand(B, -1, -1), pe)
+        return F.softplus(torch.baddbmm(pre, weight[:, :n].expand(B, -1, -1), feats))
 
     def forward(self, planes: torch.Tensor, points: torch.Tensor, geometry_only: bool = False) -> dict:
         """points (B, N, 3) world → {"sigma", "features" (B,N,F), "rgb" (B,N,3), and "sdf" for SDF variants}.
