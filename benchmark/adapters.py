@@ -68,6 +68,12 @@ class GeoGenAdapter:
     def __init__(self, G, cfg, meta: dict, pti: PTIConfig, mesh_resolution: int = 128, lpips_model=None,
                  device: str = "cpu"):
         self.device = device
+        if device == "cpu":
+            # every PTI step allocates and frees the same few-MB activations; on these VMs a page
+            # fault per fresh page made softplus and its backward ~3x slower (docs/benchmark.md)
+            from geogen.model.runtime import keep_freed_memory
+
+            keep_freed_memory()
         self.G, self.cfg, self.meta, self.pti = G.to(device), cfg, meta, pti
         self.mesh_resolution = mesh_resolution
         self.loss = ImageLoss(lpips_model.to(device) if lpips_model is not None else None)

@@ -7,8 +7,10 @@ page-faults the same memory in again (zero-filled by the kernel): a large share 
 time is spent in the kernel. Telling malloc never to mmap and never to trim makes freed blocks
 reusable, for ~0.1–0.2 GB more peak RSS. Measured at eg3d-matched settings with
 perf/bench_train.py --keep-freed-memory: +25–30 % images/s under heavy machine load,
-within noise (±5 %) at moderate load (docs/training.md). Process-wide and irreversible: the
-training loop (``geogen.training.trainer.Trainer`` on CPU) calls it, libraries should not.
+within noise (±5 %) at moderate load (docs/training.md); PTI's few-MB activations gain as much
+(docs/benchmark.md). Process-wide and irreversible: the training loop
+(``geogen.training.trainer.Trainer`` on CPU) and the benchmark's PTI adapter
+(``benchmark.adapters.GeoGenAdapter`` on CPU) call it; other library code should not.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .scatter import accumulate_bilinear_rows
+
 # (u axis, v axis) of each plane, as indices into (x, y, z)
 PLANE_AXES = ((0, 1), (0, 2), (1, 2))
 PLANE_NAMES = ("xy", "xz", "yz")
@@ -21,22 +23,6 @@ def project_onto_planes(points: torch.Tensor, box_warp: float) -> torch.Tensor:
     """World points (B, N, 3) → plane coordinates (B, 3, N, 2) in grid_sample's [-1, 1] range."""
     p = points * (2.0 / box_warp)
     return torch.stack([p[..., list(axes)] for axes in PLANE_AXES], dim=1)
-
-
-def _bilinear_corners(coords: torch.Tensor, H: int, W: int):
-    """The 4 bilinear corners of grid_sample (align_corners=False, zero padding) at ``coords``
-    (B, N, 2) in [-1, 1]: yields (flat pixel index b·H·W + y·W + x, weight) per corner, the
-    weight 0 where the corner lies outside the plane (its index is then clamped inside)."""
-    B = coords.shape[0]
-    ix = ((coords[..., 0] + 1) * W - 1) / 2                 # grid_sample's unnormalisation
-    iy = ((coords[..., 1] + 1) * H - 1) / 2
-    x0, y0 = ix.floor(), iy.floor()
-    base = (torch.arange(B, device=coords.device) * (H * W))[:, None]
-    for x, wx in ((x0, x0 + 1 - ix), (x0 + 1, ix - x0)):
-        for y, wy in ((y0, y0 + 1 - iy), (y0 + 1, iy - y0)):
-            inside = (x >= 0) & (x <= W - 1) & (y >= 0) & (y <= H - 1)
-            idx = base + y.clamp(0, H - 1).long() * W + x.clamp(0, W - 1).long()
-            yield idx, wx * wy * inside
 
 
 class _SharedRows:
@@ -96,9 +82,9 @@ def share_plane_gradient(planes: torch.Tensor) -> torch.Tensor:
 class _SampleTriplane(torch.autograd.Function):
     """Bilinear grid_sample of each plane (zero padding, align_corners=False): P × (B, C, N).
 
-    The planes' gradient is accumulated as rows of C contiguous features (index_add_ into a
-    channels-last buffer, shared with the planes' other samplings when they come from
-    ``share_plane_gradient``) instead of aten's per-channel scatter into a standard-layout one,
+    The planes' gradient is accumulated as rows of C contiguous features (``scatter.py``: a
+    compiled loop on CPU, index_add_ elsewhere) into a channels-last buffer (shared with the
+    planes' other samplings when they come from ``share_plane_gradient``) instead of aten's per-channel scatter into a standard-layout one,
     which is slow on CPU once the gradient no longer fits in cache and would hand the
     channels-last backbone a gradient in the other layout. The gradient w.r.t. the coordinates
     (SDF depth loss) is aten's.
@@ -128,8 +114,7 @@ class _SampleTriplane(torch.autograd.Function):
                    torch.zeros(B * H * W * P, C, dtype=grads[0].dtype, device=grads[0].device))  # rows (b, y, x, plane)
             for i in range(P):
                 g = grads[i].transpose(1, 2).contiguous()                           # (B, N, C) rows
-                for idx, w in _bilinear_corners(coords[:, i], H, W):
-                    acc.index_add_(0, (idx * P + i).flatten(), (g * w.unsqueeze(-1)).reshape(-1, C))
+                accumulate_bilinear_rows(acc, g, coords[:, i], H, W, P, i)
             if not shared:
                 grad_planes = acc.view(B, H, W, P, C).permute(0, 3, 4, 1, 2)        # (B, P, C, H, W), NHWC strides
         if need_coords:
