@@ -11,9 +11,10 @@ devices take those ``index_add_`` passes.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
-from numba import njit
 
 
 def bilinear_corners(coords: torch.Tensor, H: int, W: int):
@@ -32,8 +33,7 @@ def bilinear_corners(coords: torch.Tensor, H: int, W: int):
             yield idx, wx * wy * inside
 
 
-@njit(cache=True, nogil=True)
-def _accumulate(acc, g, coords, H, W, P, plane):  # pragma: no cover - compiled
+def _accumulate(acc, g, coords, H, W, P, plane):  # pragma: no cover - run compiled
     B, N, C = g.shape
     for b in range(B):
         for n in range(N):
@@ -60,12 +60,21 @@ def _accumulate(acc, g, coords, H, W, P, plane):  # pragma: no cover - compiled
                         acc[row, c] += w * g[b, n, c]
 
 
+@functools.cache
+def _compiled():
+    """``_accumulate`` compiled by numba (imported here: 0.2 s that CLI start-up need not pay;
+    the machine code is cached next to this module, ≈ 0.3-0.7 s to compile once)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_accumulate)
+
+
 def accumulate_bilinear_rows(acc: torch.Tensor, g: torch.Tensor, coords: torch.Tensor, H: int, W: int,
                              P: int, plane: int) -> None:
     """acc (B·H·W·P, C) rows (b, y, x, plane) += the bilinear scatter of ``g`` (B, N, C) at
     ``coords`` (B, N, 2) onto plane ``plane`` of P; in place."""
     if acc.device.type == "cpu" and acc.is_contiguous():
-        _accumulate(acc.detach().numpy(), g.detach().contiguous().numpy(), coords.detach().contiguous().numpy(),
+        _compiled()(acc.detach().numpy(), g.detach().contiguous().numpy(), coords.detach().contiguous().numpy(),
                     H, W, P, plane)
     else:
         accumulate_with_index_add(acc, g, coords, H, W, P, plane)
