@@ -28,6 +28,11 @@ cloned before the first block: at 32² no resize copies it and EG3D's SR adds in
 the CUDA plugins are never built (``_init`` → False; their reference paths run on CPU); Adam's betas
 are given as floats (torch 2.13 rejects train.py's ``[0, 0.99]``).
 ``misc.InfiniteSampler`` is not used (batches are drawn here the same way for both sides).
+
+This project's trainer calls ``geogen.model.runtime.keep_freed_memory()`` on CPU (glibc keeps freed
+blocks instead of returning them to the OS; page faults are costly on these VMs); EG3D's loop does
+not. ``--eg3d-keep-freed-memory`` adds a row of EG3D's code with the same malloc setting, so the
+ratio can be read with and without it.
 """
 
 from __future__ import annotations
@@ -252,6 +257,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="processes per kind, alternating")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--eg3d-keep-freed-memory", action="store_true",
+                    help="also time EG3D's code with keep_freed_memory(), the malloc setting this project's trainer uses")
     ap.add_argument("--worker", nargs=2, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if not (Path(args.eg3d) / "training" / "triplane.py").is_file():
@@ -263,8 +270,13 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
         code, variant = args.worker
-        row = (measure_eg3d(args.eg3d, args.iters, args.data, args.seed) if code == "eg3d-code"
+        if code == "eg3d-code+kfm":
+            from geogen.model.runtime import keep_freed_memory
+
+            keep_freed_memory()
+        row = (measure_eg3d(args.eg3d, args.iters, args.data, args.seed) if code.startswith("eg3d-code")
                else measure_geogen(variant, args.iters, args.data, args.seed))
+        row["code"] = code
         print(json.dumps(row))
         return
 
@@ -276,8 +288,9 @@ def main() -> None:
                    "img/s per CPU second (min / median)", "R1 step s", "first iteration s", "peak RSS GB",
                    "load (1 min, before→after)"])
     results: dict[tuple, list[dict]] = {}
+    kinds = KINDS + ([("eg3d-code+kfm", "eg3d")] if args.eg3d_keep_freed_memory else [])
     for rnd in range(args.rounds):
-        for code, variant in (KINDS if rnd % 2 == 0 else KINDS[::-1]):
+        for code, variant in (kinds if rnd % 2 == 0 else kinds[::-1]):
             r = run_worker(code, variant, args)
             if r is None:
                 continue
