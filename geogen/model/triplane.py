@@ -84,10 +84,10 @@ class _SampleTriplane(torch.autograd.Function):
 
     The planes' gradient is accumulated as rows of C contiguous features (``scatter.py``: a
     compiled loop on CPU, index_add_ elsewhere) into a channels-last buffer (shared with the
-    planes' other samplings when they come from ``share_plane_gradient``) instead of aten's per-channel scatter into a standard-layout one,
-    which is slow on CPU once the gradient no longer fits in cache and would hand the
-    channels-last backbone a gradient in the other layout. The gradient w.r.t. the coordinates
-    (SDF depth loss) is aten's.
+    planes' other samplings when they come from ``share_plane_gradient``) instead of aten's
+    per-channel scatter into a standard-layout one, which is slow on CPU once the gradient no
+    longer fits in cache and would hand the channels-last backbone a gradient in the other layout.
+    The gradient w.r.t. the coordinates (SDF depth loss) is aten's.
     """
 
     ROWS_MIN_BYTES = 8 << 20     # size of one plane (all samples) from which sample_planes uses this
