@@ -51,9 +51,11 @@ def build(
     pseudo_gt_all: bool = typer.Option(False, help="Pseudo-GT for every identity, not only the test split."),
     pseudo_gt_preset: Optional[str] = typer.Option(None, help="Reconstruction preset (default: the dataset's "
                                                               "preset; see docs/reconstruction.md)."),
-    recon_views: int = typer.Option(0, help="Render N extra views per pseudo-GT identity only for reconstruction "
-                                            "(recon_views/<id>/, not training data) and build the pseudo-GT from "
-                                            "them. 0 (default): use the training views."),
+    recon_views: Optional[int] = typer.Option(None, help="Render N extra views per pseudo-GT identity only for "
+                                                         "reconstruction (recon_views/<id>/, not training data). At "
+                                                         "the dataset's resolution the pseudo-GT is built from the "
+                                                         "training views plus these; at another --recon-resolution "
+                                                         "from these alone. Default 10; 0: the training views alone."),
     recon_resolution: Optional[int] = typer.Option(None, help="Image size of those extra views "
                                                               "(default: --resolution)."),
     set_: List[str] = typer.Option([], "--set", help="Override a dataset config field, e.g. --set "
@@ -72,13 +74,15 @@ def build(
                          elevation_min=elevation_min, elevation_max=elevation_max)
     options = BuildOptions(workers=workers, shard=parse_shard(shard), write_zip=zip_, progress=progress,
                            executor=executor, ray_address=ray_address)
-    if recon_views or recon_resolution is not None:  # check before a long build, not after it
-        from .recon_views import recon_config
+    from .recon_views import DEFAULT_RECON_VIEWS, recon_config
 
+    if recon_views is not None or recon_resolution is not None:  # check before a long build, not after it
         if not pseudo_gt:
             raise UserError("--recon-views/--recon-resolution only feed the pseudo-GT; drop --no-pseudo-gt")
-        if not recon_views:
+        if recon_views == 0 and recon_resolution is not None:
             raise UserError("--recon-resolution needs --recon-views N (the number of extra views to render)")
+    recon_views = DEFAULT_RECON_VIEWS if recon_views is None else recon_views
+    if pseudo_gt and recon_views:
         recon_config(config, recon_views, recon_resolution)
     if pseudo_gt and PSEUDO_GT_STEP not in POST_STEPS:
         raise UserError(f"no post-build step {PSEUDO_GT_STEP!r} is registered (the console command geogen-data "

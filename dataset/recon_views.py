@@ -31,6 +31,7 @@ from .render import RenderSettings, make_renderer, sample_lighting
 from .render.lighting import LIGHT_KEY
 from .views import sample_views
 from . import format as layout
+from .format import DEFAULT_RECON_VIEWS  # noqa: F401  (re-exported)
 from .writers.images import write_npy, write_png
 from .writers.manifest import identity_key, verify_files
 from .writers.nerf import write_transforms

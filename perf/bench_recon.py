@@ -34,11 +34,13 @@ import numpy as np
 import torch
 
 from dataset import format as layout
+from dataset.recon_views import render_recon_views
 from harness import Run, Table  # perf/, the script's folder
 import reconstruction  # noqa: F401  (loads Pillow before pycolmap)
 from reconstruction.config import ReconConfig, make_recon_config
 from reconstruction.pipeline import DepthMaps, ReconstructionFailure, estimate_maps, mesh_from_maps, reconstruct_scene
-from reconstruction.scene import DEFAULT_BOUNDS, MVSScene, View, read_transforms
+from reconstruction.pseudo_gt import dataset_config_of, identity_inputs
+from reconstruction.scene import DEFAULT_BOUNDS, MVSScene, View, read_transforms, read_transforms_files
 from reconstruction.synthetic import Sphere, Square, make_scene
 
 
@@ -136,13 +138,21 @@ def quality(args) -> None:
     if args.limit:
         ids = ids[:args.limit]
     cfg = make_recon_config(args.preset, args.set, num_threads=args.threads)
+    dataset_config = dataset_config_of(root)
+    if args.recon_views:  # the pseudo-GT's extra views, rendered once (committed per identity, reused)
+        render_recon_views(root, dataset_config, [int(i) for i in ids], args.recon_views, args.recon_resolution,
+                           log=lambda m: None)
     print(f"identities: {', '.join(ids)} ({args.split if not args.ids else 'given'}); overrides: {args.set or 'none'}"
           f"{'; stereo maps reused from ' + args.maps if args.reuse_maps else ''}")
-    cols = ("F@1%", "F@2%", "chamfer", "acc", "comp", "comps", "wt", "sparse", "dense", "fusion", "poisson", "total")
+    cols = ("views", "F@1%", "F@2%", "chamfer", "acc", "comp", "comps", "wt", "sparse", "dense", "fusion", "poisson",
+            "total")
     table = Table(["id", *cols])
     rows = []
     for ident in ids:
-        scene = read_transforms(root / layout.transforms(ident), use_masks=cfg.use_masks, root=root)
+        # the pseudo-GT's own inputs: the training views, plus recon views rendered for this identity
+        transforms = (identity_inputs(root, ident, dataset_config)[0] if args.recon_views
+                      else [root / layout.transforms(ident)])
+        scene = read_transforms_files(transforms, use_masks=cfg.use_masks, root=root)
         scene.bounds = DEFAULT_BOUNDS
         timings, stats = {}, {"notes": [], "warnings": []}
         t0 = time.perf_counter()
@@ -164,7 +174,7 @@ def quality(args) -> None:
 
             save_ply(Path(args.write_meshes) / f"{ident}.ply", result.vertices, result.faces)
         q = _quality(root, ident, result)
-        row = {"F@1%": q["fscore@0.01"], "F@2%": q["fscore@0.02"], "chamfer": q["chamfer_l1"], "acc": q["accuracy"],
+        row = {"views": len(scene.views), "F@1%": q["fscore@0.01"], "F@2%": q["fscore@0.02"], "chamfer": q["chamfer_l1"], "acc": q["accuracy"],
                "comp": q["completeness"], "comps": stats.get("mesh_components", 1),
                "wt": int(bool(stats.get("watertight"))),
                **{k: t.get(k, 0.0) for k in ("sparse", "dense", "fusion", "poisson", "total")}}
@@ -180,7 +190,7 @@ def _fmt(col: str, v: float) -> str:
         return f"{v:.3f}"
     if col in ("chamfer", "acc", "comp"):
         return f"{v:.4f}"
-    if col in ("comps", "wt"):
+    if col in ("views", "comps", "wt"):
         return f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
     return f"{v:.1f}"
 
@@ -198,6 +208,11 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], help="config override section.field=value (repeatable)")
     ap.add_argument("--maps", default=None, help="quality mode: cache folder for depth/normal maps")
     ap.add_argument("--reuse-maps", action="store_true", help="quality mode: fusion + Poisson on the cached maps only")
+    ap.add_argument("--recon-views", type=int, default=0,
+                    help="quality mode: render N extra views per identity (D/recon_views/) and reconstruct from them "
+                         "with the training views, as the pseudo-GT does by default (0: the training views alone)")
+    ap.add_argument("--recon-resolution", type=int, default=None,
+                    help="quality mode: their size (default: the dataset's; another size replaces the training views)")
     ap.add_argument("--write-meshes", default=None, help="quality mode: also save each mesh as DIR/<id>.ply")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

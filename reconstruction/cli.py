@@ -8,6 +8,7 @@ from typing import List, Optional
 
 import typer
 
+from dataset.format import DEFAULT_RECON_VIEWS
 from geogen.common.cli import run_typer
 from geogen.common.errors import UserError
 
@@ -85,9 +86,12 @@ def dataset(
     report: bool = typer.Option(True, help="Write quality.csv / quality_summary.json / quality.png."),
     threads: int = typer.Option(1, help="CPU threads for torch and SIFT."),
     device: Optional[str] = typer.Option(None, help="Torch device (default: cuda if available, else cpu)."),
-    recon_views: int = typer.Option(0, help="First render N extra views per identity only for reconstruction "
-                                            "(D/recon_views/<id>/; not training data) and reconstruct from them. "
-                                            "0: use the training views."),
+    recon_views: int = typer.Option(DEFAULT_RECON_VIEWS, help="First render N extra views per identity only for "
+                                                              "reconstruction (D/recon_views/<id>/; not training "
+                                                              "data). At the dataset's resolution they are "
+                                                              "reconstructed with the training views, at another "
+                                                              "--recon-resolution instead of them. 0: the training "
+                                                              "views alone."),
     recon_resolution: Optional[int] = typer.Option(None, help="Image size of the extra views (default: the "
                                                               "dataset's resolution)."),
     executor: str = typer.Option("local", help="local (this process, or a pool with --workers) or ray (one Ray "

@@ -7,10 +7,11 @@ redoes them). The report compares each pseudo-GT with the exact GT mesh
 (``D/meshes/gt/<id>.ply``): ``quality.csv``, ``quality_summary.json`` and ``quality.png``
 (GT beside pseudo-GT from a few views) in ``D/meshes/pseudo_gt/``.
 
-Inputs: the identity's training views (``D/identities/<id>/transforms.json``), or, when the
+Inputs: the identity's training views (``D/identities/<id>/transforms.json``) and, when the
 dataset holds extra reconstruction-only views (``D/recon_views/<id>/``, rendered by
-``recon_views=N``; see :mod:`dataset.recon_views`), those instead. Each record says which
-(``inputs``: source, views, resolution), and so does the quality summary; a record made from
+``recon_views=N``; see :mod:`dataset.recon_views`), those too when they have the training views'
+resolution, or those alone at another resolution (stereo needs one image size). Each record says
+which (``inputs``: source, views, resolution), and so does the quality summary; a record made from
 other inputs than the current ones is redone.
 """
 
@@ -34,7 +35,7 @@ from dataset import format as layout
 
 from .config import ReconConfig, make_recon_config
 from .pipeline import ReconstructionFailure, reconstruct_scene
-from .scene import DEFAULT_BOUNDS, read_transforms
+from .scene import DEFAULT_BOUNDS, read_transforms_files
 
 ACCEPTANCE = {"fscore@0.01": 0.80, "chamfer_l1": 0.01}  # medians over the identities (issue 3)
 CSV_COLUMNS = ["id", "status", "reason", "chamfer_l1", "fscore@0.01", "fscore@0.02", "accuracy", "completeness",
@@ -59,7 +60,7 @@ def _identity_ids(dataset_dir: Path, ids, all_ids: bool) -> list[str]:
     return known if all_ids else sorted(str(i) for i in split.get("test", []) or [])
 
 
-def _dataset_config(root: Path):
+def dataset_config_of(root: Path):
     """The build config recorded in the manifest (None for a hand-made folder without one)."""
     from dataset.config import DatasetConfig
 
@@ -72,17 +73,24 @@ def _training_inputs(dataset_config) -> dict:
             "resolution": getattr(dataset_config, "resolution", None)}
 
 
-def _inputs(root: Path, ident: str, dataset_config) -> tuple[Path, dict]:
-    """The transforms.json to reconstruct ``ident`` from and its description (recon views if committed)."""
+def identity_inputs(root: Path, ident: str, dataset_config) -> tuple[list[Path], dict]:
+    """The transforms.json files to reconstruct ``ident`` from and their description: the training
+    views, plus the committed recon views when those have the training views' resolution; recon views
+    at another resolution replace the training views (stereo needs one image size)."""
     from dataset.recon_views import committed
 
+    training = root / layout.transforms(ident)
     rec = committed(root, int(ident), dataset_config) if dataset_config is not None else None
-    if rec is not None:
-        return (root / layout.recon_views_transforms(ident),
-                {"source": "recon_views", "views": rec["views"], "resolution": rec["resolution"]})
-    return root / layout.transforms(ident), _training_inputs(dataset_config)
+    if rec is None:
+        return [training], _training_inputs(dataset_config)
+    extra = root / layout.recon_views_transforms(ident)
+    if rec["resolution"] == dataset_config.resolution:
+        return [training, extra], {"source": COMBINED_SOURCE, "views": dataset_config.views + rec["views"],
+                                   "resolution": rec["resolution"]}
+    return [extra], {"source": "recon_views", "views": rec["views"], "resolution": rec["resolution"]}
 
 
+COMBINED_SOURCE = "training_views+recon_views"  # the inputs' source when both sets are reconstructed together
 RUNTIME_FIELDS = ("num_threads", "device")  # how a reconstruction runs, not what it computes
 
 
@@ -123,7 +131,7 @@ def build_for_dataset(dataset_dir: str | os.PathLike, ids=None, all_ids: bool = 
 
     root = Path(dataset_dir)
     ids = _identity_ids(root, ids, all_ids)
-    dataset_config = _dataset_config(root)
+    dataset_config = dataset_config_of(root)
     if recon_views < 0:
         raise UserError(f"--recon-views must be >= 0 (got {recon_views}); 0 reconstructs from the training views")
     if recon_views > 0:
@@ -139,7 +147,7 @@ def build_for_dataset(dataset_dir: str | os.PathLike, ids=None, all_ids: bool = 
     jobs = {}  # ident → (mesh path, transforms, inputs, why an old record is replaced)
     for n, ident in enumerate(ids):
         record_path, mesh_path = root / layout.pseudo_gt_record(ident), root / layout.pseudo_gt_mesh(ident)
-        transforms, inputs = _inputs(root, ident, dataset_config)
+        transforms, inputs = identity_inputs(root, ident, dataset_config)
         replaced = None
         if record_path.is_file() and not overwrite:
             old = read_json(record_path, "pseudo-GT record")
@@ -157,7 +165,8 @@ def build_for_dataset(dataset_dir: str | os.PathLike, ids=None, all_ids: bool = 
     executor = executor or ExecutorConfig(progress=False)
     gpus = 1.0 if executor.kind == "ray" and str(cfg.device or "").startswith("cuda") else 0.0
     executor = replace(executor, gpus=gpus, desc="pseudo-GT")
-    task = partial(_reconstruct_task, str(root), cfg, {i: (str(m), str(t)) for i, (m, t, _, _) in jobs.items()})
+    task = partial(_reconstruct_task, str(root), cfg,
+                   {i: (str(m), [str(p) for p in t]) for i, (m, t, _, _) in jobs.items()})
     for done, (ident, record) in enumerate(map_tasks(task, list(jobs), executor), 1):
         _, _, inputs, replaced = jobs[ident]
         record["inputs"] = inputs
@@ -191,21 +200,21 @@ def run_dataset(dataset_dir: Path, *, all_ids: bool = False, ids: list[str] | No
                                                      progress=False))
 
 
-def _reconstruct_task(root: str, cfg: ReconConfig, paths: dict[str, tuple[str, str]], ident: str) -> dict:
+def _reconstruct_task(root: str, cfg: ReconConfig, paths: dict[str, tuple[str, list[str]]], ident: str) -> dict:
     """One executor task: reconstruct ``ident`` (its mesh is written here, its record by the caller)."""
     mesh_path, transforms = paths[ident]
-    return reconstruct_identity(Path(root), ident, cfg, Path(mesh_path), transforms=Path(transforms))
+    return reconstruct_identity(Path(root), ident, cfg, Path(mesh_path), transforms=[Path(t) for t in transforms])
 
 
 def reconstruct_identity(root: Path, ident: str, cfg: ReconConfig, mesh_path: Path,
-                         transforms: Path | None = None) -> dict:
-    """Reconstruct one identity (default input: its training views); returns its record (never raises
-    for a per-identity failure)."""
-    transforms = transforms or root / layout.transforms(ident)
+                         transforms: list[Path] | None = None) -> dict:
+    """Reconstruct one identity from the views of ``transforms`` (default: its training views); returns
+    its record (never raises for a per-identity failure)."""
+    transforms = transforms or [root / layout.transforms(ident)]
     t0 = time.perf_counter()
     record = {"id": ident, "config": cfg.to_dict()}
     try:
-        scene = read_transforms(transforms, use_masks=cfg.use_masks, root=root)
+        scene = read_transforms_files(transforms, use_masks=cfg.use_masks, root=root)
         scene.bounds = DEFAULT_BOUNDS  # the dataset's scene cube (layout contract)
         result = reconstruct_scene(scene, cfg)
     except ReconstructionFailure as exc:
@@ -265,8 +274,8 @@ def write_quality_report(root: Path, ids: list[str], log=print, picture_ids: int
     summary["watertight"] = sum(1 for r in rows if r["status"] == "ok" and r.get("watertight"))
     used = {(r["input_source"], r["input_views"], r["input_resolution"]) for r in rows if r["input_source"]}
     summary["inputs"] = [{"source": s, "views": v, "resolution": res} for s, v, res in sorted(used, key=str)]
-    if any(s == "recon_views" for s, _, _ in used):
-        summary["inputs_note"] = ("reconstructed from extra views rendered only for reconstruction "
+    if any(s in ("recon_views", COMBINED_SOURCE) for s, _, _ in used):
+        summary["inputs_note"] = ("reconstructed with extra views rendered only for reconstruction "
                                   "(D/recon_views/); the trained model never sees these images")
     atomic_write_json(root / layout.QUALITY_SUMMARY, summary)
     ok_ids = [r["id"] for r in rows if r["status"] == "ok"][:picture_ids]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -157,6 +157,20 @@ def read_transforms(path: str | os.PathLike, use_masks: bool = True, mask_dir: s
             mask = _find_mask(img_path, Path(mask_dir) if mask_dir else None)
         views.append(View(img_path.stem, image, Camera(c2w, K_norm, w, h), mask))
     return _checked(MVSScene(views), p)
+
+
+def read_transforms_files(paths: list[str | os.PathLike], use_masks: bool = True,
+                          root: str | os.PathLike | None = None) -> MVSScene:
+    """Several ``transforms.json`` files read as one scene, e.g. a dataset identity's training views
+    plus its reconstruction-only views. Each view's name is prefixed with its file's folder
+    (``identities/000004`` -> ``identities_000``) so names stay unique; all images must share one size."""
+    if len(paths) == 1:
+        return read_transforms(paths[0], use_masks=use_masks, root=root)
+    views = []
+    for path in paths:
+        prefix = Path(path).parent.parent.name
+        views += [replace(v, name=f"{prefix}_{v.name}") for v in read_transforms(path, use_masks, root=root).views]
+    return _checked(MVSScene(views), Path(paths[0]).parent)
 
 
 def read_colmap_text(model_dir: str | os.PathLike, image_dir: str | os.PathLike, use_masks: bool = True,

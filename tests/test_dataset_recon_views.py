@@ -47,21 +47,21 @@ def plain(tmp_path_factory):
 
 @pytest.fixture()
 def fake_recon(monkeypatch):
-    """Replace the MVS pipeline: remember which transforms.json was read, answer with the exact GT mesh."""
-    seen = []  # (transforms path, scene) per reconstruction
-    real_read = pseudo_gt.read_transforms
+    """Replace the MVS pipeline: remember which transforms.json files were read, answer with the exact GT mesh."""
+    seen = []  # (transforms paths, scene) per reconstruction
+    real_read = pseudo_gt.read_transforms_files
 
-    def read(path, **kwargs):
-        scene = real_read(path, **kwargs)
-        seen.append((Path(path), scene))
+    def read(paths, **kwargs):
+        scene = real_read(paths, **kwargs)
+        seen.append(([Path(p) for p in paths], scene))
         return scene
 
     def reconstruct(scene, cfg, **kwargs):
-        path = seen[-1][0]  # <root>/<recon_views|identities>/<id>/transforms.json
+        path = seen[-1][0][0]  # <root>/<recon_views|identities>/<id>/transforms.json
         gt = load_mesh(path.parents[2] / "meshes" / "gt" / f"{path.parent.name}.ply")
         return ReconstructionResult(np.asarray(gt.vertices), np.asarray(gt.faces), {"total": 0.0}, {})
 
-    monkeypatch.setattr(pseudo_gt, "read_transforms", read)
+    monkeypatch.setattr(pseudo_gt, "read_transforms_files", read)
     monkeypatch.setattr(pseudo_gt, "reconstruct_scene", reconstruct)
     return seen
 
@@ -87,7 +87,8 @@ def test_recon_views_are_written_used_and_kept_out_of_the_training_data(plain, t
         assert [f["label"] for f in record["frames"]] != [v["label"] for v in training]  # own seed stream
 
     # Used: the reconstruction got exactly those views, and the records/summary say so.
-    assert [p.relative_to(root).as_posix() for p, _ in fake_recon] == [f"recon_views/{i}/transforms.json" for i in IDS]
+    assert [[p.relative_to(root).as_posix() for p in paths] for paths, _ in fake_recon] == [
+        [f"recon_views/{i}/transforms.json"] for i in IDS]
     for _, scene in fake_recon:
         assert len(scene.views) == 4 and scene.size == (64, 64) and all(v.mask is not None for v in scene.views)
     expected = {"source": "recon_views", "views": 4, "resolution": 64}
@@ -153,7 +154,25 @@ def test_without_recon_views_the_training_views_are_used(plain, tmp_path, fake_r
     assert not (root / "recon_views").exists()
     assert summary["inputs"] == [{"source": "training_views", "views": 4, "resolution": 48}]
     assert "inputs_note" not in summary
-    assert [(p.parent.parent.name, len(scene.views)) for p, scene in fake_recon] == [("identities", 4)]
+    assert [([p.parent.parent.name for p in paths], len(scene.views)) for paths, scene in fake_recon] == [
+        (["identities"], 4)]
+
+
+def test_recon_views_at_the_dataset_resolution_are_added_to_the_training_views(plain, tmp_path, fake_recon):
+    root = tmp_path / "d"
+    shutil.copytree(plain, root)
+    summary = pseudo_gt.build_for_dataset(root, log=lambda m: None, recon_views=5)  # default: the dataset's 48^2
+    (paths, scene), = fake_recon
+    assert [p.parent.parent.name for p in paths] == ["identities", "recon_views"]
+    assert len(scene.views) == 4 + 5 and scene.size == (48, 48)
+    names = [v.name for v in scene.views]
+    assert len(set(names)) == 9 and names[0].startswith("identities_") and names[-1].startswith("recon_views_")
+    expected = {"source": "training_views+recon_views", "views": 9, "resolution": 48}
+    assert summary["inputs"] == [expected] and "never sees" in summary["inputs_note"]
+    # the training views come first and are the dataset's own, unchanged
+    training = read_transforms(root / "identities" / paths[0].parent.name / "transforms.json")
+    assert all(np.array_equal(a.image, b.image) and np.allclose(a.camera.c2w, b.camera.c2w)
+               for a, b in zip(scene.views[:4], training.views))
 
 
 def test_bad_recon_view_options_are_one_line_errors(plain, tmp_path):
