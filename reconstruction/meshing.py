@@ -138,12 +138,20 @@ def is_watertight(f: np.ndarray) -> bool:
     if len(f) == 0:
         return False
     edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-    directed, counts = np.unique(edges, axis=0, return_counts=True)
+    n = int(f.max()) + 1
+    _, counts = np.unique(edge_ids(edges, n), return_counts=True)
     if counts.max() > 1:
         return False
-    undirected = np.sort(edges, axis=1)
-    _, counts = np.unique(undirected, axis=0, return_counts=True)
+    _, counts = np.unique(edge_ids(np.sort(edges, axis=1), n), return_counts=True)
     return bool(np.all(counts == 2))
+
+
+def edge_ids(edges: np.ndarray, n: int) -> np.ndarray:
+    """One int64 per vertex pair (a, b) with a, b < n, ordered like the pairs themselves. np.unique on
+    these gives the same counts and inverse as on the (E, 2) rows with ``axis=0``, which sorts a
+    structured view and took 35 of 63 s of a 256^2, 20-view pseudo-GT's meshing."""
+    e = np.asarray(edges, dtype=np.int64)
+    return e[:, 0] * np.int64(n) + e[:, 1]
 
 
 def cap_holes(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -151,8 +159,7 @@ def cap_holes(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray, int
     oriented like the faces along the loop. Returns (vertices, faces, loops closed). Boundary
     vertices shared by two loops (not vertex-manifold) are left alone."""
     edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-    und = np.sort(edges, axis=1)
-    _, inverse, counts = np.unique(und, axis=0, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(edge_ids(np.sort(edges, axis=1), len(v)), return_inverse=True, return_counts=True)
     boundary = edges[counts[inverse.reshape(-1)] == 1]  # directed a → b, as their face runs
     nxt: dict[int, int] = {}
     for a, b in boundary:
@@ -187,7 +194,8 @@ def close_surface(v: np.ndarray, f: np.ndarray, rounds: int = 5) -> tuple[np.nda
     if that did not suffice within ``rounds``."""
     for _ in range(rounds):
         edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-        _, inverse, counts = np.unique(np.sort(edges, axis=1), axis=0, return_inverse=True, return_counts=True)
+        _, inverse, counts = np.unique(edge_ids(np.sort(edges, axis=1), len(v)), return_inverse=True,
+                                       return_counts=True)
         per_edge = counts[inverse.reshape(-1)].reshape(3, -1).T  # (F, 3) use count of each face edge
         bad = np.any(per_edge > 2, axis=1)
         starts = edges[counts[inverse.reshape(-1)] == 1][:, 0]

@@ -125,3 +125,17 @@ def test_cap_holes_closes_a_removed_fan_consistently():
     assert loops == 1 and is_watertight(f2)
     closed = trimesh.Trimesh(v2, f2, process=False)
     assert closed.is_watertight and abs(closed.volume - ball.volume) < 0.01 * ball.volume
+
+
+def test_edge_ids_give_the_same_unique_counts_and_inverse_as_rows():
+    from reconstruction.meshing import edge_ids
+
+    rng = np.random.default_rng(0)
+    n = 50
+    edges = rng.integers(0, n, size=(2000, 2))  # many repeats, both orders
+    rows, inv_rows, cnt_rows = np.unique(edges, axis=0, return_inverse=True, return_counts=True)
+    ids, inv_ids, cnt_ids = np.unique(edge_ids(edges, n), return_inverse=True, return_counts=True)
+    assert np.array_equal(np.stack([ids // n, ids % n], 1), rows)
+    assert np.array_equal(inv_ids.reshape(-1), inv_rows.reshape(-1)) and np.array_equal(cnt_ids, cnt_rows)
+    big = np.array([[3_000_000, 2_999_999], [2_999_999, 3_000_000], [3_000_000, 2_999_999]])
+    assert np.unique(edge_ids(big, 3_000_001), return_counts=True)[1].tolist() == [1, 2]  # no int32 overflow
