@@ -114,7 +114,7 @@ def _build_and_reconstruct(config, out: Path, options, pseudo_gt: bool, pseudo_g
             run_post_step(PSEUDO_GT_STEP, out, all_ids=pseudo_gt_all, preset=pseudo_gt_preset or config.preset,
                           recon_views=recon_views, recon_resolution=recon_resolution, executor=options.executor,
                           ray_address=options.ray_address,
-                          workers=options.workers if options.executor == "ray" else 1)
+                          workers=options.workers)  # pseudo-GT identities in parallel too (1 thread each)
     else:
         typer.echo(f"{msg}; shard {options.shard[0]}/{options.shard[1]} done. When every shard is built, run: "
                    f"geogen-data merge {out} --from <other shard folders>")

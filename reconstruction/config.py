@@ -93,16 +93,23 @@ PRESETS: dict[str, ReconConfig] = {
     # of the mask; fusion's cross-view check removes the bad ones), no normal test in fusion (128^2 stereo
     # normals are too noisy for any threshold: 10/30/60/90/180 degrees gave 0.77/0.79/0.80/0.81/0.81) and
     # Poisson point weight 4: val median F@1% 0.779 -> 0.842, mean 0.772 -> 0.813.
+    # Session 8, with the training views plus 10 extra recon views (20 views, the datasets' default): the
+    # 30-degree normal test pays again (val median / mean F@1% 0.851 / 0.857 -> 0.866 / 0.860; 20/45/60
+    # degrees 0.860 / 0.864 / 0.853 median), coarse-to-fine does not (0.851 / 0.849), nor 3 + 1 iterations.
     "tiny": ReconConfig(preset="tiny", patchmatch=PatchMatchConfig(iterations=5, geom_iterations=2, patch_size=7,
                                                                    patch_stride=1, best_k=1, max_cost=1.2),
-                        fusion=FusionConfig(max_normal_angle=180.0),
+                        fusion=dataclasses.replace(CPU_FUSION),
                         meshing=MeshingConfig(depth=8, **{**CLOSED, "point_weight": 4.0})),
     # Default quality, 256^2 renders: the 7x7 patch at stride 2 (a 13-pixel footprint, what 7x7 covers of a
     # head at 128^2): val (small build, 2 identities) median F@1% 0.880 -> 0.882 with half the dense time.
     # The 128^2 choices above did not carry over at 256^2 (no normal test: 0.880 -> 0.837; cost 1.2: 0.881).
-    "small": ReconConfig(preset="small", patchmatch=PatchMatchConfig(iterations=5, geom_iterations=2, patch_size=7,
-                                                                     patch_stride=2, best_k=1),
-                         fusion=dataclasses.replace(CPU_FUSION), meshing=MeshingConfig(depth=9, **CLOSED)),
+    # Session 8, 20 views (training + 10 recon views), val of a 40-identity small build (4 identities): no
+    # normal test (median / mean F@1% 0.885 / 0.883 with 30 degrees -> 0.892 / 0.891), then coarse-to-fine
+    # (3 iterations at 128^2, then 2 + 2 at 256^2 instead of 5 + 2): 0.898 / 0.897 in ~0.7x the stereo time.
+    # Poisson depth 8 would save ~15 s per identity for 0.005 (0.893 / 0.892).
+    "small": ReconConfig(preset="small", patchmatch=PatchMatchConfig(iterations=2, geom_iterations=2, patch_size=7,
+                                                                     patch_stride=2, best_k=1, coarse_levels=1),
+                         fusion=FusionConfig(max_normal_angle=180.0), meshing=MeshingConfig(depth=9, **CLOSED)),
     # 512^2 and up: more sources and iterations (a GPU is advisable); ACMP's fusion thresholds (not measured).
     "paper": ReconConfig(preset="paper", patchmatch=PatchMatchConfig(iterations=6, geom_iterations=2, num_sources=6,
                                                                     best_k=2),
