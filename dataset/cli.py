@@ -33,7 +33,8 @@ def build(
     seed: Optional[int] = typer.Option(None, help="Master seed (default 0)."),
     elevation_min: Optional[float] = typer.Option(None, help="Lowest camera elevation (deg)."),
     elevation_max: Optional[float] = typer.Option(None, help="Highest camera elevation (deg)."),
-    workers: int = typer.Option(2, help="Worker processes (results do not depend on it); with --executor ray "
+    workers: int = typer.Option(2, help="Worker processes for the build and its pseudo-GT step (results do not "
+                                        "depend on it); with --executor ray "
                                         "and no --ray-address, the CPUs of the local Ray cluster."),
     executor: str = typer.Option("local", help="local (process pool) or ray (one Ray task per identity, "
                                                "retried if its worker dies; also runs the pseudo-GT step). "
