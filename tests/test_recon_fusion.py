@@ -139,3 +139,22 @@ def test_edge_ids_give_the_same_unique_counts_and_inverse_as_rows():
     assert np.array_equal(inv_ids.reshape(-1), inv_rows.reshape(-1)) and np.array_equal(cnt_ids, cnt_rows)
     big = np.array([[3_000_000, 2_999_999], [2_999_999, 3_000_000], [3_000_000, 2_999_999]])
     assert np.unique(edge_ids(big, 3_000_001), return_counts=True)[1].tolist() == [1, 2]  # no int32 overflow
+
+
+def test_voxel_average_matches_a_per_voxel_loop():
+    from reconstruction.fusion import FusedCloud, voxel_average
+
+    rng = np.random.default_rng(1)
+    pts = rng.uniform(-0.5, 0.5, size=(3000, 3))
+    nrm = rng.normal(size=(3000, 3))
+    col = rng.uniform(size=(3000, 3))
+    out = voxel_average(FusedCloud(pts, nrm, col), 0.1)
+    groups: dict = {}
+    for i, key in enumerate(map(tuple, np.floor(pts / 0.1).astype(int))):
+        groups.setdefault(key, []).append(i)
+    order = sorted(groups)  # lexicographic voxel order, as np.unique of the rows gives
+    expect_p = np.array([pts[groups[k]].mean(0) for k in order])
+    expect_n = np.array([nrm[groups[k]].mean(0) for k in order])
+    expect_n /= np.linalg.norm(expect_n, axis=1, keepdims=True)
+    assert np.allclose(out.points, expect_p) and np.allclose(out.normals, expect_n)
+    assert np.allclose(out.colors, np.array([col[groups[k]].mean(0) for k in order]))
