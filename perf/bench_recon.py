@@ -125,7 +125,7 @@ def _load_maps(path: Path, scene: MVSScene, cfg: ReconConfig) -> tuple[DepthMaps
     z = np.load(path)
     bounds = (z["lo"], z["hi"])
     hull = None
-    if cfg.meshing.hull_fill > 0 and cfg.use_masks and any(v.mask is not None for v in scene.views):
+    if (cfg.meshing.hull_fill > 0 or cfg.meshing.floor_extrude > 0) and cfg.use_masks and any(v.mask is not None for v in scene.views):
         hull = Hull(carve(scene, bounds, cfg.hull_resolution), np.asarray(bounds[0]), np.asarray(bounds[1]))
     maps = DepthMaps(list(z["depths"]), list(z["normals"]), bounds, bool(z["sparse_ok"]), hull)
     return maps, {"sparse": float(z["sparse_s"]), "dense": float(z["dense_s"])}

@@ -8,6 +8,14 @@ on validation identities (docs/reconstruction.md):
   upper bound of the object, tight where the silhouettes are (the flat torso bottom the cameras
   never see lies on the scene box, which the hull keeps), so Poisson closes unseen parts on it
   instead of ballooning.
+* ``floor_extrude``: the body continues below the bottom edge of every image down to the scene
+  box's floor (the dataset cuts the torso there), where no view saw it. From each column of the
+  cloud (cells of ``floor_extrude`` scene units in the horizontal plane) whose lowest point faces
+  sideways and has only un-carved visual hull below it (nothing any view saw rules it out),
+  points are added down to the floor with the horizontal part of its normal, along the hull's
+  wall where the silhouettes still bound it, so Poisson continues the torso's walls instead of
+  rounding them off under the frame. A prior about the capture (the subject continues past the
+  bottom of every image to the box floor), not about any identity's shape.
 * ``trim_quantile``: drop vertices whose Poisson density is in the lowest quantile (opens holes).
 * ``bounds_mode``: ``clamp`` moves vertices outside the scene box (+ margin) onto it, which keeps
   the surface closed; ``cut`` removes them (an open mesh).
@@ -42,6 +50,10 @@ class MeshingConfig(Config):
     """``cut``: remove what lies outside the box; ``clamp``: move it onto the box (stays closed)."""
     hull_fill: float = 0.0
     """Add visual-hull surface points farther than this from every fused point (0: off)."""
+    floor_extrude: float = 0.0
+    """Cell size (scene units) of the downward extrusion of the cloud's lowest side-facing points through
+    un-carved visual hull to the box floor, along -y (the dataset's down); 0: off. Needs the visual hull
+    (masks)."""
     cap_holes: bool = False
     """Close each boundary loop with a fan around its centroid (Poisson can leave its surface open where it
     meets its own grid, and ``cut`` opens it at the box)."""
@@ -86,6 +98,80 @@ def fill_from_hull(points: np.ndarray, normals: np.ndarray, hull: Hull, distance
     return np.concatenate([points, hp[far]]), np.concatenate([normals, hn[far]]), int(far.sum())
 
 
+def extrude_to_floor(points: np.ndarray, normals: np.ndarray, hull: Hull, cell: float,
+                     max_normal_y: float = 0.5, band: float = 0.06) -> tuple[np.ndarray, np.ndarray, int]:
+    """The cloud plus points below each column's lowest point down to the hull box's floor (-y).
+
+    A column is a ``cell`` x ``cell`` square of the x-z plane. Its lowest point is extruded when its
+    normal is within 60 degrees of horizontal (|n_y| < ``max_normal_y``: a wall, not a chin or a
+    shoulder top), two hull voxels out along that normal the hull is carved (the point is on the
+    outer wall, not inside the body), and every hull voxel between it and the floor is occupied (no
+    view carved it: the region was outside every frame or inside every silhouette). The new points,
+    ``cell`` apart in height, carry the horizontal part of its normal and follow the hull's wall where
+    the hull has one nearby (:func:`_hull_offsets`), else go straight down. Returns (points, normals,
+    added)."""
+    if len(points) == 0:
+        return points, normals, 0
+    lo, hi = hull.lo, hull.hi
+    keys = np.floor((points[:, [0, 2]] - lo[[0, 2]]) / cell).astype(np.int64)
+    key = keys[:, 0] * (int(np.ceil((hi[2] - lo[2]) / cell)) + 2) + keys[:, 1]
+    order = np.lexsort((points[:, 1], key))                  # by column, lowest first
+    first = order[np.r_[True, key[order][1:] != key[order][:-1]]]
+    low = first[np.abs(normals[first, 1]) < max_normal_y]
+    low = low[points[low, 1] <= np.quantile(points[:, 1], 0.01) + band]   # the cloud's lower edge only
+    res = np.asarray(hull.occupancy.shape)
+    voxel = (hi - lo) / res
+    new_p, new_n = [], []
+    for i in low:
+        p = points[i]
+        ix, iz = np.clip(((p[[0, 2]] - lo[[0, 2]]) / voxel[[0, 2]]).astype(int), 0, res[[0, 2]] - 1)
+        iy = int(np.clip((p[1] - lo[1]) / voxel[1], 0, res[1] - 1))
+        if not hull.occupancy[ix, :iy + 1, iz].all():
+            continue
+        n = np.array([normals[i, 0], 0.0, normals[i, 2]])
+        n /= max(np.linalg.norm(n), 1e-9)
+        ox, oz = (((p + 2 * voxel * n) - lo)[[0, 2]] / voxel[[0, 2]]).astype(int)
+        if 0 <= ox < res[0] and 0 <= oz < res[2] and hull.occupancy[ox, iy, oz]:
+            continue  # not on the hull's outer wall (a point inside the body): nothing to continue
+        ys = np.arange(p[1] - cell, lo[1] - 1e-9, -cell)
+        if len(ys) == 0:
+            continue
+        offsets = _hull_offsets(p, n, ys, hull, voxel, cell)
+        new_p.append(np.column_stack([p[0] + offsets * n[0], ys, p[2] + offsets * n[2]]))
+        new_n.append(np.broadcast_to(n, (len(ys), 3)))
+    if not new_p:
+        return points, normals, 0
+    add_p, add_n = np.concatenate(new_p), np.concatenate(new_n)
+    return np.concatenate([points, add_p]), np.concatenate([normals, add_n]), len(add_p)
+
+
+def _hull_offsets(p: np.ndarray, n: np.ndarray, ys: np.ndarray, hull: Hull, voxel: np.ndarray,
+                  cell: float, search: int = 3) -> np.ndarray:
+    """Offsets along ``n`` (horizontal, outward) of the extruded points at heights ``ys`` below ``p``.
+
+    Going down, each point moves to the hull's wall when the hull has one within ``search`` voxels of the
+    previous offset (the silhouettes still bound the body there, e.g. a torso widening towards the floor);
+    where the hull is occupied (or empty) all across that range it says nothing and the offset is kept.
+    The offset changes by at most ``cell`` per ``cell`` of descent (a 45-degree slope)."""
+    res = np.asarray(hull.occupancy.shape)
+    step = float(np.min(voxel[[0, 2]])) / 2
+    ts = np.arange(-2 * search, 2 * search + 1) * step
+    out, o = np.zeros(len(ys)), 0.0
+    for k, y in enumerate(ys):
+        q = p[None, :] + (o + ts)[:, None] * n[None, :]
+        q[:, 1] = y
+        idx = np.floor((q - hull.lo) / voxel).astype(int)
+        valid = np.all((idx >= 0) & (idx < res), axis=1)
+        occ = np.zeros(len(ts), dtype=bool)
+        occ[valid] = hull.occupancy[idx[valid, 0], idx[valid, 1], idx[valid, 2]]
+        edges = np.nonzero(occ[:-1] & ~occ[1:])[0]         # inside -> outside, going outward
+        if len(edges) and occ.any() and not occ.all():
+            wall = ts[edges[np.argmin(np.abs(ts[edges]))]] + step / 2
+            o += float(np.clip(wall, -cell, cell))
+        out[k] = o
+    return out
+
+
 def poisson_mesh(points: np.ndarray, normals: np.ndarray, cfg: MeshingConfig,
                  bounds: tuple[np.ndarray, np.ndarray] | None, hull: Hull | None = None,
                  info: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -98,6 +184,8 @@ def poisson_mesh(points: np.ndarray, normals: np.ndarray, cfg: MeshingConfig,
     info = {} if info is None else info
     if cfg.hull_fill > 0 and hull is not None:
         points, normals, info["hull_points"] = fill_from_hull(points, normals, hull, cfg.hull_fill)
+    if cfg.floor_extrude > 0 and hull is not None:
+        points, normals, info["floor_points"] = extrude_to_floor(points, normals, hull, cfg.floor_extrude)
     pcd = o3d.geometry.PointCloud()
     pcd.points = o3d.utility.Vector3dVector(np.asarray(points, dtype=np.float64))
     pcd.normals = o3d.utility.Vector3dVector(np.asarray(normals, dtype=np.float64))
