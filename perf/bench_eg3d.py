@@ -33,6 +33,11 @@ This project's trainer calls ``geogen.model.runtime.keep_freed_memory()`` on CPU
 blocks instead of returning them to the OS; page faults are costly on these VMs); EG3D's loop does
 not. ``--eg3d-keep-freed-memory`` adds a row of EG3D's code with the same malloc setting, so the
 ratio can be read with and without it.
+
+This project's rows use the preset's ``up_mode="transposed"`` (EG3D's upsampling convolution: a
+stride-2 transposed 3x3 conv, then the [1,3,3,1] low-pass). ``--bilinear`` adds rows with
+``up_mode="bilinear"`` (bilinear 2x then a full-resolution 3x3 conv: the package presets, and
+this preset before 2026-12-03), labelled ``geogen-bilinear``.
 """
 
 from __future__ import annotations
@@ -81,14 +86,14 @@ def _row(code, variant, B, first, r1, steps, interval, G, D) -> dict:
             "img_s": [B / t for t in wall], "cpu_img_s": [B / t for t in cpu], "peak_rss_gb": peak_rss_mb() / 1024}
 
 
-def measure_geogen(variant: str, iters: int, data: str | None, seed: int) -> dict:
+def measure_geogen(variant: str, iters: int, data: str | None, seed: int, up_mode: str | None = None) -> dict:
     """This project's full iterations (``Trainer.train_step``; R1 timed alone, amortised)."""
     import dataclasses
 
     from geogen.training.trainer import Trainer
     from train_presets import configs
 
-    mcfg, cfg = configs("eg3d-matched", variant)
+    mcfg, cfg = configs("eg3d-matched", variant, up_mode)
     cfg = dataclasses.replace(cfg, seed=seed)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, mcfg, _dataset(data, tmp))
@@ -259,6 +264,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eg3d-keep-freed-memory", action="store_true",
                     help="also time EG3D's code with keep_freed_memory(), the malloc setting this project's trainer uses")
+    ap.add_argument("--bilinear", action="store_true",
+                    help="also time this project with up_mode=bilinear (the package presets' upsampling)")
     ap.add_argument("--worker", nargs=2, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if not (Path(args.eg3d) / "training" / "triplane.py").is_file():
@@ -275,7 +282,8 @@ def main() -> None:
 
             keep_freed_memory()
         row = (measure_eg3d(args.eg3d, args.iters, args.data, args.seed) if code.startswith("eg3d-code")
-               else measure_geogen(variant, args.iters, args.data, args.seed))
+               else measure_geogen(variant, args.iters, args.data, args.seed,
+                                   "bilinear" if code == "geogen-bilinear" else None))
         row["code"] = code
         print(json.dumps(row))
         return
@@ -289,6 +297,7 @@ def main() -> None:
                    "load (1 min, before→after)"])
     results: dict[tuple, list[dict]] = {}
     kinds = KINDS + ([("eg3d-code+kfm", "eg3d")] if args.eg3d_keep_freed_memory else [])
+    kinds += [("geogen-bilinear", "eg3d"), ("geogen-bilinear", "geogen")] if args.bilinear else []
     for rnd in range(args.rounds):
         for code, variant in (kinds if rnd % 2 == 0 else kinds[::-1]):
             r = run_worker(code, variant, args)

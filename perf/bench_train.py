@@ -12,6 +12,10 @@ folder (speed does not depend on image content). One "full iteration" is ``Train
 without R1 plus the R1 step divided by its interval (EG3D's lazy regularisation), i.e. the
 long-run average; img/s is given as the minimum and the median over the timed iterations.
 
+``--up-modes bilinear transposed`` measures each preset with each upsampling convolution
+(``ModelConfig.up_mode``), alternating, and prints the ratios to the first; without it every
+preset runs with its own (``eg3d-matched``: transposed, EG3D's; the package presets: bilinear).
+
 ``--old REF`` (a git ref, or a folder holding a ``geogen`` package; ``--new`` likewise replaces this
 checkout) checks REF out into a git worktree (``worktrees.old_tree``: the whole ``geogen``
 package as it was at REF — layers, renderer, field, training loop) and runs the *same*
@@ -35,13 +39,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import Run, Table, load, peak_rss_mb  # noqa: E402
-from train_presets import BENCH_PRESETS, configs  # noqa: E402
+from train_presets import BENCH_PRESETS, configs, up_mode_of  # noqa: E402
 from worktrees import old_tree  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def measure(preset: str, variant: str, iters: int, mesh_grids: list[int], keep_memory: bool) -> dict:
+def measure(preset: str, variant: str, iters: int, mesh_grids: list[int], keep_memory: bool,
+            up_mode: str | None = None) -> dict:
     """Run in a fresh process: time full iterations of one preset/variant and report peak RSS."""
     import torch
 
@@ -56,7 +61,7 @@ def measure(preset: str, variant: str, iters: int, mesh_grids: list[int], keep_m
     from geogen.training.synthetic import write_fake_dataset
     from geogen.training.trainer import Trainer
 
-    mcfg, cfg = configs(preset, variant)
+    mcfg, cfg = configs(preset, variant, up_mode)
     tmp = tempfile.TemporaryDirectory()
     data = write_fake_dataset(tmp.name, identities=4, views=4, resolution=mcfg.image_resolution)
     trainer = Trainer(cfg, mcfg, ImageLabelDataset(data, mcfg.image_resolution, xflip=True))
@@ -77,7 +82,7 @@ def measure(preset: str, variant: str, iters: int, mesh_grids: list[int], keep_m
         trainer.train_step()
         steps.append(time.perf_counter() - start + t_r1 / interval)
         cpu.append(time.process_time() - start_cpu + c_r1 / interval)
-    row = {"preset": preset, "variant": variant, "batch": B, "geogen": str(Path(geogen.__file__).parents[1]), "first_s": t_first, "r1_s": t_r1,
+    row = {"preset": preset, "variant": variant, "up_mode": up_mode_of(mcfg), "batch": B, "geogen": str(Path(geogen.__file__).parents[1]), "first_s": t_first, "r1_s": t_r1,
            "img_s": [B / t for t in steps], "cpu_img_s": [B / t for t in cpu]}
     with torch.no_grad():
         ws = trainer.G_ema.mapping(torch.randn(1, mcfg.z_dim), trainer.gen_labels[:1])
@@ -95,10 +100,11 @@ def _tree(ref: str) -> Path:
     return Path(ref).resolve() if (Path(ref) / "geogen").is_dir() else old_tree(ref)
 
 
-def run_worker(tree: Path, keep_memory: bool, preset: str, variant: str, args) -> dict | None:
+def run_worker(tree: Path, keep_memory: bool, preset: str, variant: str, args, up_mode: str | None) -> dict | None:
     cmd = [sys.executable, __file__, "--worker", preset, "--variants", variant, "--threads", str(args.threads),
            "--iters", str(args.iters), "--mesh-grids", *map(str, args.mesh_grids)]
     cmd += ["--keep-freed-memory"] if keep_memory else []
+    cmd += ["--up-modes", up_mode] if up_mode else []
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(tree)}
     load_before = load()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tree)
@@ -112,7 +118,7 @@ def run_worker(tree: Path, keep_memory: bool, preset: str, variant: str, args) -
 
 def _cells(code: str, r: dict, mesh_cols: list[str]) -> list[str]:
     v, c = r["img_s"], r["cpu_img_s"]
-    return [code, r["preset"], r["variant"], str(r["batch"]), f"{min(v):.2f} / {statistics.median(v):.2f}",
+    return [code, r["preset"], r["variant"], r.get("up_mode", "bilinear"), str(r["batch"]), f"{min(v):.2f} / {statistics.median(v):.2f}",
             f"{min(c):.2f} / {statistics.median(c):.2f}",
             f"{r['r1_s']:.2f}", f"{r['first_s']:.1f}", *[f"{r[c]:.1f}" for c in mesh_cols],
             f"{r['peak_rss_gb']:.2f}", r["load"]]
@@ -131,6 +137,8 @@ def main() -> None:
     ap.add_argument("--mesh-grids", type=int, nargs="*", default=[])
     ap.add_argument("--keep-freed-memory", action="store_true",
                     help="geogen.model.runtime.keep_freed_memory() in the new code's process (also measured without)")
+    ap.add_argument("--up-modes", nargs="+", default=None, choices=("bilinear", "transposed"),
+                    help="measure each preset with each upsampling convolution (default: the preset's own)")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -139,40 +147,46 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
         print(json.dumps(measure(args.worker, args.variants[0], args.iters, args.mesh_grids,
-                                 args.keep_freed_memory)))
+                                 args.keep_freed_memory, args.up_modes[0] if args.up_modes else None)))
         return
 
     new = _tree(args.new) if args.new else REPO
-    trees = [("new", new, False)]
-    if args.keep_freed_memory:
-        trees.append(("new+keepmem", new, True))
+    # (label, tree, keep_freed_memory, up_mode); ratios are printed against the first label
+    modes = args.up_modes or [None]
+    label = (lambda code, m: code if m is None else f"{code}:{m}")
+    trees = []
     if args.old:
-        trees.append(("old", _tree(args.old), False))
+        trees += [(label("old", m), _tree(args.old), False, m) for m in modes]
+    trees += [(label("new", m), new, False, m) for m in modes]
+    if args.keep_freed_memory:
+        trees += [(label("new+keepmem", m), new, True, m) for m in modes]
+    base = trees[0][0]
     results: dict[tuple, list[dict]] = {}
     mesh_cols = [f"mesh{r}_s" for r in args.mesh_grids]
     run = Run("bench_train", f"{args.threads} thread(s) per worker, {args.iters} iterations × "
               f"{args.rounds} round(s) per process kind" + (f"; old = {args.old}" if args.old else "")
               + (f"; new = {args.new}" if args.new else ""))
-    table = Table(["code", "preset", "variant", "batch", "full iteration img/s (min / median)",
+    table = Table(["code", "preset", "variant", "up_mode", "batch", "full iteration img/s (min / median)",
                    "img/s per CPU second (min / median)", "R1 step s", "first iteration s", *mesh_cols,
                    "peak RSS GB", "load (1 min, before→after)"])
     for rnd in range(args.rounds):
         for preset in args.presets:
             for variant in args.variants:
                 order = trees if rnd % 2 == 0 else trees[::-1]
-                for code, tree, keep_memory in order:
-                    row = run_worker(tree, keep_memory, preset, variant, args)
+                for code, tree, keep_memory, up_mode in order:
+                    row = run_worker(tree, keep_memory, preset, variant, args, up_mode)
                     if row is None:
                         continue
                     results.setdefault((code, preset, variant), []).append(row)
                     table.add(*_cells(code, row, mesh_cols))
     print()
+    ratios = len(trees) > 1
     table = Table(["preset", "variant", "code", "img/s min / median (all rounds)", "img/s per CPU s (median)",
-                   "peak RSS GB"] + (["new/old median", "new/old min", "new/old per CPU s"] if args.old else []))
+                   "peak RSS GB"] + ([f"÷ {base} median", f"÷ {base} min", f"÷ {base} per CPU s"] if ratios else []))
     for preset in args.presets:
         for variant in args.variants:
             stats = {}
-            for code, _, _ in trees:
+            for code, *_ in trees:
                 rows = results.get((code, preset, variant), [])
                 if rows:
                     v = [x for r in rows for x in r["img_s"]]
@@ -181,10 +195,10 @@ def main() -> None:
                                    max(r["peak_rss_gb"] for r in rows))
             for code, (lo, med, cpu, rss) in stats.items():
                 cells = [preset, variant, code, f"{lo:.2f} / {med:.2f}", f"{cpu:.2f}", f"{rss:.2f}"]
-                if args.old and code != "old" and "old" in stats:
-                    old = stats["old"]
-                    cells += [f"{med / old[1]:.2f}", f"{lo / old[0]:.2f}", f"{cpu / old[2]:.2f}"]
-                elif args.old:
+                if ratios and code != base and base in stats:
+                    ref = stats[base]
+                    cells += [f"{med / ref[1]:.2f}", f"{lo / ref[0]:.2f}", f"{cpu / ref[2]:.2f}"]
+                elif ratios:
                     cells += ["", "", ""]
                 table.add(*cells)
     run.done()

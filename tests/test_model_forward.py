@@ -1,5 +1,6 @@
 """Forward shapes, config round-trips and gradient routing of the GeoGen networks (tiny preset)."""
 
+import dataclasses
 import json
 
 import pytest
@@ -122,8 +123,9 @@ def test_extract_mesh_of_untrained_generator_is_the_prior_sphere():
     assert V.ndim == 2 and V.shape[1] == 3 and np.abs(V).max() <= 0.5 + 0.5 / 15 + 1e-5   # caps: half a cell out
 
 
-def test_neural_resolution_override_keeps_the_output_size():
-    cfg = model_config("tiny", "eg3d")
+@pytest.mark.parametrize("up_mode", ["bilinear", "transposed"])
+def test_neural_resolution_override_keeps_the_output_size(up_mode):
+    cfg = dataclasses.replace(model_config("tiny", "eg3d"), up_mode=up_mode)
     G, D = Generator(cfg), Discriminator(cfg)
     c = labels(2)
     out = G(torch.randn(2, cfg.z_dim), c, neural_resolution=16)

@@ -94,6 +94,11 @@ class ModelConfig(Config):
     """Upper bound of the backbone channels."""
     plane_aggregation: str = "concat"
     """``concat`` (the paper's augmented tri-plane) or ``mean`` (EG3D)."""
+    up_mode: str = "bilinear"
+    """How the backbone and super-resolution upsample 2x: ``bilinear`` (bilinear 2x, then the 3x3 conv
+    at the output resolution; the presets, and every model saved before this field existed) or
+    ``transposed`` (EG3D's: a stride-2 transposed 3x3 conv at the input resolution, then a [1,3,3,1]
+    low-pass; a quarter of the multiply-adds of those layers, a different function)."""
     # --- decoder / field
     decoder_hidden: int = 64
     """Hidden width of the decoder MLP (EG3D: 64)."""
@@ -154,6 +159,8 @@ class ModelConfig(Config):
         VARIANT_REGISTRY.get(self.variant)   # one-line error with "did you mean" for an unknown variant
         if self.plane_aggregation not in ("concat", "mean"):
             raise UserError(f"plane_aggregation must be 'concat' or 'mean', got {self.plane_aggregation!r}")
+        if self.up_mode not in ("bilinear", "transposed"):
+            raise UserError(f"up_mode must be 'bilinear' or 'transposed', got {self.up_mode!r}")
         if self.background_mode not in ("gradient", "constant"):
             raise UserError(f"background_mode must be 'gradient' or 'constant', got {self.background_mode!r}")
         if self.image_resolution < self.neural_resolution:

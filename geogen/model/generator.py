@@ -25,13 +25,13 @@ class Generator(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.backbone = SynthesisNetwork(cfg.w_dim, cfg.plane_resolution, 3 * cfg.plane_channels,
-                                         cfg.channel_base, cfg.channel_max)
+                                         cfg.channel_base, cfg.channel_max, up_mode=cfg.up_mode)
         self.num_ws = self.backbone.num_ws
         self.mapping_network = MappingNetwork(cfg.z_dim, cfg.c_dim, cfg.w_dim, self.num_ws,
                                               cfg.mapping_layers, cfg.mapping_lr_mul)
         self.field = TriplaneField(cfg)
         self.superresolution = SuperResolution(cfg.decoder_features, cfg.sr_channels, cfg.w_dim,
-                                               cfg.neural_resolution, cfg.image_resolution)
+                                               cfg.neural_resolution, cfg.image_resolution, up_mode=cfg.up_mode)
         bg = torch.zeros(cfg.decoder_features)
         bg[:3] = torch.tensor(cfg.background)
         self.register_buffer("background_features", bg)

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .upsample import add_upsampled2x_
+
 
 class FullyConnected(nn.Module):
     """Linear layer with equalised learning rate (weights scaled at run time) and a learning-rate multiplier."""
@@ -92,6 +94,29 @@ def upsample2x(x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
 
 
+UP_MODES = ("bilinear", "transposed")
+
+# [1, 3, 3, 1] low-pass (StyleGAN2's resampling filter) for a stride-2 zero-inserted signal: taps
+# sum to 2 per axis, the gain that restores the mean halved by the inserted zeros
+_LOWPASS_1D = (0.25, 0.75, 0.75, 0.25)
+
+
+def transposed_up_conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """2x upsampling convolution at the input resolution (EG3D's up-conv; ``weight`` (O, I, 3, 3)).
+
+    A stride-2 transposed convolution (2H+1 outputs), then the [1, 3, 3, 1] low-pass per axis as one
+    depthwise 4x4 convolution with padding 1 (2H outputs). The output pixel m sits at input
+    coordinate m/2 - 1/4, as with bilinear ``upsample2x``, and a constant input c gives c·Σw away from
+    the border, as a stride-1 conv would. A quarter of the multiply-adds of ``conv(upsample2x(x))``
+    (the low-pass is per channel), and a different function: the test compares it with a written-out
+    zero-insertion + filter + conv reference, not with the bilinear form.
+    """
+    y = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
+    taps = torch.tensor(_LOWPASS_1D, dtype=y.dtype, device=y.device)
+    kernel = (taps[:, None] * taps[None, :]).expand(y.shape[1], 1, 4, 4).contiguous()
+    return F.conv2d(y, kernel, padding=1, groups=y.shape[1])
+
+
 def to_layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     """``x`` in channels-last (NHWC) or standard (NCHW) memory layout; a no-op when already so."""
     return x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
@@ -101,8 +126,11 @@ class ModulatedConv2d(nn.Module):
     """StyleGAN2 modulated (and optionally demodulated) convolution, style from w."""
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, kernel_size: int = 3,
-                 demodulate: bool = True):
+                 demodulate: bool = True, up_mode: str = "bilinear"):
         super().__init__()
+        if up_mode not in UP_MODES:
+            raise ValueError(f"up_mode must be one of {UP_MODES}, got {up_mode!r}")
+        self.up_mode = up_mode
         self.affine = FullyConnected(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
@@ -113,14 +141,20 @@ class ModulatedConv2d(nn.Module):
                   up: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """conv(x · styles) (+ ``bias``) and the demodulation coefficients (B, O), None without demodulation.
 
-        ``up``: conv(upsample2x(x) · styles), computed as conv(upsample2x(x · styles)) — a per-channel
-        scale commutes with the bilinear upsampling, and so is applied to 4x fewer pixels."""
+        ``up``: the 2x upsampling convolution of ``up_mode`` — ``bilinear``: conv(upsample2x(x) · styles),
+        computed as conv(upsample2x(x · styles)) (a per-channel scale commutes with the bilinear
+        upsampling, and so is applied to 4x fewer pixels); ``transposed``: ``transposed_up_conv``."""
         styles = self.affine(w)                                   # (B, I)
         weight = self.weight * self.weight_gain                   # (O, I, k, k)
         x = x * styles[:, :, None, None]
-        if up:
-            x = upsample2x(x)
-        x = F.conv2d(x, weight, bias, padding=self.padding)
+        if up and self.up_mode == "transposed":
+            x = transposed_up_conv(x, weight)
+            if bias is not None:
+                x = x + bias[None, :, None, None]
+        else:
+            if up:
+                x = upsample2x(x)
+            x = F.conv2d(x, weight, bias, padding=self.padding)
         if not self.demodulate:
             return x, None
         # 1/sqrt(sum_{i,k} (w_oik * s_i)^2) per sample and output channel
@@ -132,21 +166,24 @@ class ModulatedConv2d(nn.Module):
 
 
 class SynthesisLayer(nn.Module):
-    """Modulated 3x3 conv + noise + bias + leaky ReLU, optionally upsampling 2x (bilinear) first."""
+    """Modulated 3x3 conv + noise + bias + leaky ReLU, optionally upsampling 2x (``up_mode``) first."""
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool = False):
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool = False,
+                 up_mode: str = "bilinear"):
         super().__init__()
-        self.conv = ModulatedConv2d(in_channels, out_channels, w_dim)
+        self.conv = ModulatedConv2d(in_channels, out_channels, w_dim, up_mode=up_mode)
         self.up = up
         self.resolution = resolution
         self.register_buffer("noise_const", torch.randn(resolution, resolution))
         self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random",
+                up: bool | None = None) -> torch.Tensor:
+        """``up`` overrides the layer's own upsampling (False: ``x`` is already at ``resolution``)."""
         if noise_mode not in ("random", "const", "none"):
             raise ValueError(f"noise_mode must be 'random', 'const' or 'none', got {noise_mode!r}")
-        x, dcoefs = self.conv.modulated(x, w, up=self.up)
+        x, dcoefs = self.conv.modulated(x, w, up=self.up if up is None else up)
         # √2·lrelu(x·d + noise·s + b) = lrelu(x·(√2d) + noise·(√2s) + √2b): one fused pass, then in place
         x = torch.addcmul((self.bias * LRELU_GAIN)[None, :, None, None], x, (dcoefs * LRELU_GAIN)[:, :, None, None])
         if noise_mode == "random":
@@ -162,8 +199,9 @@ class ToRGB(nn.Module):
 
     ``forward(x, w, img)`` adds the skip connection, the bilinear 2x upsampling of ``img``. On
     channels-last input the 1x1 conv runs as one batched matrix product per sample with the style
-    folded into the weight, the upsampled skip as its accumulator and the bias added to ``img``
-    before the upsampling (which preserves constants).
+    folded into the weight, and the skip, with the bias added to ``img`` before the upsampling
+    (which preserves constants), is interpolated straight into the product's output
+    (``upsample.add_upsampled2x_``: no upsampled copy of the 96-channel 256² planes is made).
     """
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int):
@@ -183,10 +221,9 @@ class ToRGB(nn.Module):
         rows = x.permute(0, 2, 3, 1).reshape(B, H * W, I)                              # NHWC rows, a view
         if img is None:
             y = torch.baddbmm(bias.view(1, 1, -1), rows, w_b)                          # (B, H·W, O)
-        else:  # the upsampled skip as the product's accumulator; out of place: an in-place product on a
-            # view of it made autograd copy the whole 256² gradient three times in the backward
-            base = to_layout(upsample2x(img + bias), True)
-            y = torch.baddbmm(base.permute(0, 2, 3, 1).view(B, H * W, -1), rows, w_b)
+        else:
+            skip = to_layout(img + bias, True).permute(0, 2, 3, 1)                     # NHWC rows, a view
+            y = add_upsampled2x_(torch.bmm(rows, w_b).view(B, H, W, -1), skip)
         return y.view(B, H, W, -1).permute(0, 3, 1, 2)                                 # channels-last (B, O, H, W)
 
 
@@ -194,7 +231,7 @@ class SynthesisBlock(nn.Module):
     """Two synthesis layers (the first upsamples unless this is the 4x4 block) and a skip toRGB."""
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int,
-                 first: bool = False, channels_last: bool = True):
+                 first: bool = False, channels_last: bool = True, up_mode: str = "bilinear"):
         super().__init__()
         self.first = first
         self.channels_last = channels_last
@@ -202,7 +239,8 @@ class SynthesisBlock(nn.Module):
             self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
             self.convs = nn.ModuleList([SynthesisLayer(out_channels, out_channels, w_dim, resolution)])
         else:
-            self.convs = nn.ModuleList([SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=True),
+            self.convs = nn.ModuleList([SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=True,
+                                                       up_mode=up_mode),
                                         SynthesisLayer(out_channels, out_channels, w_dim, resolution)])
         self.torgb = ToRGB(out_channels, img_channels, w_dim)
 
@@ -223,10 +261,11 @@ class SynthesisNetwork(nn.Module):
     """StyleGAN2 skip-architecture synthesis from 4x4 up to ``resolution`` with ``img_channels`` outputs.
 
     ``channels_last``: compute (and return) activations in NHWC layout (faster on CPU, same values).
+    ``up_mode``: how the first conv of each block upsamples (``ModulatedConv2d.modulated``).
     """
 
     def __init__(self, w_dim: int, resolution: int, img_channels: int, channel_base: int, channel_max: int,
-                 channels_last: bool = True):
+                 channels_last: bool = True, up_mode: str = "bilinear"):
         super().__init__()
         if resolution < 4 or resolution & (resolution - 1):
             raise ValueError(f"synthesis resolution must be a power of two >= 4, got {resolution}")
@@ -236,7 +275,7 @@ class SynthesisNetwork(nn.Module):
         for i, r in enumerate(self.resolutions):
             in_ch = ch[self.resolutions[i - 1]] if i else 0
             self.blocks.append(SynthesisBlock(in_ch, ch[r], w_dim, r, img_channels, first=(i == 0),
-                                              channels_last=channels_last))
+                                              channels_last=channels_last, up_mode=up_mode))
         # the toRGB of block i shares its w with the first conv of block i+1 (StyleGAN2's ws layout)
         self.num_ws = sum(b.num_conv for b in self.blocks) + 1
 
