@@ -27,6 +27,8 @@ def test_matches_interpolate_forward_and_backward(dtype, shape):
     weight = torch.randn(B, 2 * H, 2 * W, C, generator=g, dtype=dtype)   # a non-uniform output gradient
 
     out = add_upsampled2x_(base * 1.0, img)                   # base * 1.0: a non-leaf to modify in place
+    flat = add_upsampled2x_((base * 1.0).view(B, -1, C).clone(), img)     # the rows flattened
+    torch.testing.assert_close(flat.view(out.shape), out, rtol=0, atol=0)
     (out * weight).sum().backward()
     grads = img.grad.clone(), base.grad.clone()
     img.grad = base.grad = None
@@ -51,4 +53,6 @@ def test_writes_into_its_argument_and_fallback_agrees(monkeypatch):
     assert not out2.is_contiguous()
     torch.testing.assert_close(out2, out)
     torch.testing.assert_close(out, reference(torch.zeros_like(out), img))
-    assert upsample._compiled.cache_info().currsize == 1      # the compiled loops were used above
+    assert upsample._compiled.cache_info().currsize == 1      # the compiled loop was used above
+    with pytest.raises(ValueError, match="2x the rows"):
+        add_upsampled2x_(torch.zeros(2, 8, 10, 5), img)

@@ -223,7 +223,7 @@ class ToRGB(nn.Module):
             y = torch.baddbmm(bias.view(1, 1, -1), rows, w_b)                          # (B, H·W, O)
         else:
             skip = to_layout(img + bias, True).permute(0, 2, 3, 1)                     # NHWC rows, a view
-            y = add_upsampled2x_(torch.bmm(rows, w_b).view(B, H, W, -1), skip)
+            y = add_upsampled2x_(torch.bmm(rows, w_b), skip)                            # (B, H·W, O)
         return y.view(B, H, W, -1).permute(0, 3, 1, 2)                                 # channels-last (B, O, H, W)
 
 
