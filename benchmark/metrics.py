@@ -15,13 +15,13 @@ from typing import Callable
 
 import numpy as np
 import trimesh
-from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
 from geogen.common.errors import UserError
 from geogen.common.registry import Registry
 from geogen.common.seeding import rng_for
 
+from .assignment import min_cost_assignment
 from .geometry import Normalisation, SurfaceSample, crop_to_box, sample_surface
 from .protocol import Protocol
 
@@ -71,14 +71,14 @@ def nearest(query: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 def exact_emd(a: np.ndarray, b: np.ndarray) -> float:
     """Exact EMD between equal-size point sets: min over bijections of the mean matched distance.
 
-    Solved with scipy's linear_sum_assignment (a shortest-augmenting-path Jonker–Volgenant
-    variant), not Sinkhorn. The JV solvers of the ``lap``, ``lapx`` and ``lapjv`` packages gave the
-    same optimum but were 1.5-4x slower on surface samples (perf/bench_metrics.py).
+    Solved exactly (not Sinkhorn) by ``assignment.min_cost_assignment``: scipy's
+    linear_sum_assignment on the cost matrix reduced by auction prices — the same optimum as
+    scipy on the plain matrix (tested), 2-20x faster on surface samples (perf/bench_metrics.py).
     """
     if len(a) != len(b):
         raise ValueError("exact_emd needs two point sets of the same size")
     cost = cdist(a, b)
-    rows, cols = linear_sum_assignment(cost)
+    rows, cols = min_cost_assignment(cost)
     return float(cost[rows, cols].mean())
 
 
