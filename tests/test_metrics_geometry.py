@@ -90,7 +90,9 @@ def test_nearest_matches_brute_force():
     rng = np.random.default_rng(0)
     # overlapping clouds, and a far cloud (the slow case of a k-d tree: many near-equal candidates)
     for a, b in ((rng.normal(size=(300, 3)), rng.normal(size=(400, 3))),
-                 (rng.normal(size=(300, 3)) * 0.1 + 3.0, rng.normal(size=(500, 3)))):
+                 (rng.normal(size=(300, 3)) * 0.1 + 3.0, rng.normal(size=(500, 3))),
+                 (np.tile(rng.normal(size=(1, 3)), (7, 1)), rng.normal(size=(50, 3))),   # one repeated query
+                 (rng.random((2000, 3)), rng.random((1500, 3)))):                        # many grid cells
         d, i = nearest(a, b)
         full = np.linalg.norm(a[:, None] - b[None], axis=-1)
         np.testing.assert_allclose(d, full.min(axis=1), rtol=1e-12)
