@@ -322,3 +322,23 @@ def test_sampling_equals_the_straightforward_formula():
     fn = fn / np.linalg.norm(fn, axis=1, keepdims=True)
     np.testing.assert_array_equal(s.points, points)
     np.testing.assert_array_equal(s.normals, fn[face])
+
+
+def test_mesh_distance_in_scanline_order_equals_the_plain_query():
+    """Queries run in scan-line order and come back in the caller's order: the same distances as one
+    plain Open3D query in the original order."""
+    import open3d as o3d
+
+    from benchmark.metrics import scanline_order
+
+    rng = np.random.default_rng(5)
+    mesh = sphere(0.4, 3)
+    pts = rng.normal(size=(3000, 3)) * 0.3
+    order = scanline_order(pts)
+    assert sorted(order) == list(range(len(pts)))
+    scene = o3d.t.geometry.RaycastingScene()
+    scene.add_triangles(o3d.core.Tensor(np.asarray(mesh.vertices, dtype=np.float32)),
+                        o3d.core.Tensor(np.asarray(mesh.faces, dtype=np.uint32)))
+    plain = scene.compute_distance(o3d.core.Tensor(pts.astype(np.float32))).numpy()
+    np.testing.assert_array_equal(mesh_distance(pts, mesh), plain.astype(np.float64))
+    assert len(scanline_order(np.zeros((0, 3)))) == 0
