@@ -9,8 +9,11 @@ Pairs: ``synthetic`` (a bumpy ellipsoid, 20k faces, against an ellipsoid, 82k fa
 "prediction": a close, realistic pair), and with ``--pred DIR`` the meshes ``DIR/<id>.ply``
 against D's GT (e.g. inversions of a briefly trained model: far from the GT, the slow case of
 nearest neighbours and of the exact EMD). Each code version runs in its own subprocess, one
-thread, old and new alternating round by round; the load average and peak RSS are printed
-beside each row. The metric values of old and new are compared (max relative difference).
+thread, old and new alternating round by round; the load average, peak RSS and the pair's CPU
+time (all threads) are printed beside each row. Open3D ignores OMP_NUM_THREADS (its point-to-mesh
+distances ran on both cores: twice the CPU time of the wall time measured before 2026-12-03), so the
+worker pins it with ``open3d.utility.set_max_threads`` (``--open3d-threads``, default 1).
+The metric values of old and new are compared (max relative difference).
 The solver table times scipy's linear_sum_assignment, ``benchmark.assignment.min_cost_assignment``
 (what ``exact_emd`` uses: scipy on the auction-price-reduced matrix) and, when importable, the Jonker–Volgenant
 solvers of ``lap`` / ``lapx`` / ``lapjv`` and OR-Tools' cost-scaling assignment (not
@@ -75,13 +78,18 @@ def load_pairs(files: list[dict]):
 
 
 def worker(args) -> None:
+    import open3d as o3d
+
     from benchmark.metrics import METRICS, prepare_pair
     from benchmark.protocol import Protocol
 
+    if args.open3d_threads > 0:   # Open3D ignores OMP_NUM_THREADS: its point-to-mesh queries use every core
+        o3d.utility.set_max_threads(args.open3d_threads)
     protocol = Protocol(n_points=args.points, emd_points=args.emd_points)
     rows = []
     for name, pred, gt, sid in load_pairs(json.loads(args.pairs)):
         load_start = load()
+        cpu = time.process_time()
         t = time.perf_counter()
         ctx, _ = prepare_pair(pred, gt, protocol, sid)
         times, values = {"prepare": time.perf_counter() - t}, {}
@@ -90,7 +98,7 @@ def worker(args) -> None:
             values[metric] = METRICS.get(metric).fn(ctx)
             times[metric] = time.perf_counter() - t
         rows.append({"pair": name, "load": load_start, "times": times, "values": values,
-                     "total": sum(times.values())})
+                     "total": sum(times.values()), "cpu": time.process_time() - cpu})
     print(json.dumps({"rows": rows, "peak_rss_mb": peak_rss_mb()}))
 
 
@@ -99,7 +107,7 @@ def worker(args) -> None:
 def run_worker(tree: Path, args) -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--points", str(args.points),
-           "--emd-points", str(args.emd_points),
+           "--emd-points", str(args.emd_points), "--open3d-threads", str(args.open3d_threads),
            "--pairs", json.dumps(pair_files(args.data, args.pred, args.limit))]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tree)
     if out.returncode != 0:
@@ -175,6 +183,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=2, help="test identities of --data")
     ap.add_argument("--points", type=int, default=100_000)
     ap.add_argument("--emd-points", type=int, default=2048)
+    ap.add_argument("--open3d-threads", type=int, default=1,
+                    help="threads of Open3D's point-to-mesh distances (MSD); 0 = its default, every core")
     ap.add_argument("--solvers-only", action="store_true", help="only the EMD solver table")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--pairs", help=argparse.SUPPRESS)  # worker: pair_files() as JSON
@@ -190,15 +200,19 @@ def main() -> None:
             for code, tree in (trees.items() if r % 2 == 0 else reversed(trees.items())):
                 runs[code].append(run_worker(tree, args))
         names = list(runs["new"][0]["rows"][0]["times"])
-        print(f"geometry metrics of one pair, {args.points} points, EMD on {args.emd_points}, one thread, "
-              f"seconds (median of {args.rounds}; shared work counts where first used)")
-        table, notes = Table(["pair", "code", *names, "total", "loads", "RSS MB"]), []
+        threads = "one thread" if args.open3d_threads == 1 else \
+            f"one thread, Open3D {args.open3d_threads or 'on every core'}"
+        print(f"geometry metrics of one pair, {args.points} points, EMD on {args.emd_points}, {threads}, "
+              f"seconds (median of {args.rounds}; shared work counts where first used; CPU s = process time "
+              "of the whole pair, all threads)")
+        table, notes = Table(["pair", "code", *names, "total", "CPU s", "loads", "RSS MB"]), []
         for i, row in enumerate(runs["new"][0]["rows"]):
             for code, rs in runs.items():
                 med = {n: statistics.median(r["rows"][i]["times"][n] for r in rs) for n in names}
                 total = statistics.median(r["rows"][i]["total"] for r in rs)
                 loads = ",".join(r["rows"][i]["load"] for r in rs)
-                table.add(row["pair"], code, *(f"{med[n]:.3f}" for n in names), f"{total:.2f}", loads,
+                cpu = statistics.median(r["rows"][i].get("cpu", float("nan")) for r in rs)
+                table.add(row["pair"], code, *(f"{med[n]:.3f}" for n in names), f"{total:.2f}", f"{cpu:.2f}", loads,
                           f"{max(r['peak_rss_mb'] for r in rs):.0f}")
             if "old" in runs:
                 new_v, old_v = runs["new"][0]["rows"][i]["values"], runs["old"][0]["rows"][i]["values"]
