@@ -1,5 +1,6 @@
 """geogen-train / geogen-gen end to end: one-line errors, torchrun data parallelism, sampling outputs."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -38,14 +39,21 @@ def test_train_cli_one_line_errors(tmp_path, data, monkeypatch, capsys):
     assert "variant 'nerf'" in _cli_error(monkeypatch, capsys, ["--data", str(data), "--variant", "nerf", *out])
     assert "unknown loss field" in _cli_error(monkeypatch, capsys, ["--data", str(data), "--set", "loss.gama=1", *out])
     assert "no such snapshot" in _cli_error(monkeypatch, capsys, ["--data", str(data), "--resume", "x.pt", *out])
+    assert "--threads 'two'" in _cli_error(monkeypatch, capsys, ["--data", str(data), "--threads", "two", *out])
 
 
 def test_train_cli_then_generate(tmp_path, data, monkeypatch, capsys):
     run = tmp_path / "run"
     monkeypatch.setattr("sys.argv", ["geogen-train", "--data", str(data), "--out", str(run), "--kimg", "0.004",
-                                     "--set", "loss.batch_size=4", "--no-progress"])
+                                     "--set", "loss.batch_size=4", "--set", "log_steps=1", "--no-progress"])
+    thread_counts = []   # --threads auto (the default) sets torch's threads; recorded, not applied, here
+    monkeypatch.setattr(torch, "set_num_threads", thread_counts.append)
     train_main()  # returns normally on success (errors exit 2, see above)
     assert "done:" in capsys.readouterr().out
+    from geogen.common.threads import available_cores
+    assert thread_counts[0] == available_cores()
+    logged = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert logged and all(1 <= rec["progress/threads"] <= available_cores() for rec in logged)
     written = generate(run / "geogen.pkl", [3], tmp_path / "gen", views=3, grid=32, gif_frames=3)
     names = sorted(p.name for p in written)
     assert names == ["seed0003-depth.npy", "seed0003.gif", "seed0003.ply", "seed0003.png"]

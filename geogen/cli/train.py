@@ -38,17 +38,26 @@ def train_command(
     set_: List[str] = typer.Option([], "--set", help="override a config field, e.g. --set loss.r1_gamma=2 "
                                                       "--set model.samples_coarse=24 --set snapshot_kimg=1 "
                                                       "(repeatable; type-checked)"),
-    threads: int = typer.Option(0, help="torch CPU threads per process (0 = torch's default)"),
+    threads: str = typer.Option("auto", help="torch CPU threads per process: auto = the cores other processes "
+                                             "leave free, re-checked every 10 s; N = fixed; 0 = torch's default"),
     progress: bool = typer.Option(True, help="show the progress bar"),
 ) -> None:
     """Train a model; writes snapshot-<kimg>.pt periodically and geogen.pkl at the end."""
     import torch
 
     from geogen.training.distributed import init_distributed, shutdown
+    from geogen.common.threads import ThreadGovernor, available_cores, parse_threads
     from geogen.training.run import branch_run, prepare_run, train
 
-    if threads > 0:
-        torch.set_num_threads(threads)
+    try:
+        fixed = parse_threads(threads)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    governor = None
+    if fixed is None:
+        governor = ThreadGovernor(available_cores())
+    elif fixed > 0:
+        torch.set_num_threads(fixed)
     ctx = init_distributed()
     try:
         if branch_from is not None:
@@ -61,7 +70,7 @@ def train_command(
         cfg, model_cfg, snap = prepare_run(preset, variant, out, resume, kimg=kimg, seed=seed, overrides=set_)
         if snap is not None and ctx.is_main:
             print(f"resuming from {snap['_path']} at kimg {snap['progress']['nimg'] / 1000:.3f}")
-        model_file = train(data, out, cfg, model_cfg, snap, ctx=ctx, progress_bar=progress)
+        model_file = train(data, out, cfg, model_cfg, snap, ctx=ctx, progress_bar=progress, threads=governor)
         if ctx.is_main:
             print(f"done: {model_file} (kimg {cfg.kimg:g}); sample it with: geogen-gen --model {model_file} "
                   f"--seeds 0-7 --out {Path(out) / 'samples'}")

@@ -16,6 +16,7 @@ import torch
 
 from geogen.common.atomic import atomic_path, atomic_write_json, ensure_writable_dir
 from geogen.common.errors import UserError
+from geogen.common.threads import ThreadGovernor
 from geogen.model.config import ModelConfig, model_config
 
 from . import checkpoint as ckpt
@@ -200,9 +201,11 @@ class Run:
 
 
 def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig, model_cfg: ModelConfig,
-          snap: dict | None = None, ctx: DistContext = DistContext(), progress_bar: bool = True) -> Path | None:
+          snap: dict | None = None, ctx: DistContext = DistContext(), progress_bar: bool = True,
+          threads: ThreadGovernor | None = None) -> Path | None:
     """Train until ``cfg.kimg`` (continuing ``snap`` when given, see :func:`prepare_run`);
-    returns the final model file path on rank 0."""
+    returns the final model file path on rank 0. ``threads``: re-checked once per iteration
+    (``--threads auto``); its count is logged as ``progress/threads``."""
     out_dir = Path(out_dir)
     if ctx.is_main:
         ensure_writable_dir(out_dir)
@@ -227,6 +230,9 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig, model_cfg: Mo
                 raise TrainingDiverged(f"training stopped: {exc}; nothing from that step was saved and {last}; "
                                        "lower the learning rates (--set loss.g_lr=... --set loss.d_lr=...) "
                                        "and continue with --resume auto") from None
+            if threads is not None:
+                stats["progress/threads"] = float(threads.threads)
+                threads.update()
             run.log(stats, cfg.loss.batch_size / max(time.perf_counter() - start, 1e-9))
             if trainer.progress.nimg // snap_every > before // snap_every and trainer.progress.nimg < total:
                 run.snapshot()
