@@ -19,6 +19,7 @@ from geogen.common.errors import UserError
 
 PROTOCOL_VERSION = "geogen-geom-1"
 GT_KINDS = ("exact", "pseudo")
+NORMALISATIONS = ("gt-bbox",)   # the only one implemented (benchmark.geometry.Normalisation)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Protocol:
     def __post_init__(self) -> None:
         if self.gt not in GT_KINDS:
             raise UserError(f"unknown ground truth {self.gt!r}; use one of {', '.join(GT_KINDS)}")
+        if self.normalisation not in NORMALISATIONS:
+            raise UserError(f"unknown normalisation {self.normalisation!r}; implemented: {', '.join(NORMALISATIONS)}")
         if self.n_points < 100:
             raise UserError(f"n_points must be at least 100, got {self.n_points}")
         if not 2 <= self.emd_points <= self.n_points:

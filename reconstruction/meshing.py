@@ -32,6 +32,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from geogen.common.config import Config
+from geogen.common.errors import UserError
+
+
+BOUNDS_MODES = ("cut", "clamp")
 
 
 @dataclass
@@ -59,6 +63,11 @@ class MeshingConfig(Config):
     meets its own grid, and ``cut`` opens it at the box)."""
     keep_largest_component: bool = True
     """Keep only the largest connected component of the mesh."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.bounds_mode not in BOUNDS_MODES:
+            raise UserError(f"unknown meshing.bounds_mode {self.bounds_mode!r}; choose {' or '.join(BOUNDS_MODES)}")
 
 
 @dataclass
@@ -178,10 +187,15 @@ def poisson_mesh(points: np.ndarray, normals: np.ndarray, cfg: MeshingConfig,
     """Oriented points → (vertices, faces) of the Poisson surface, bounded and cleaned.
 
     ``info`` (optional) receives ``hull_points`` added, ``mesh_components`` before the largest
-    was kept, ``dropped_face_fraction`` and ``watertight``."""
+    was kept, ``dropped_face_fraction`` and ``watertight``, and in ``skipped`` the hull steps
+    that ``cfg`` asks for but that had no visual hull to work from (no masks)."""
     import open3d as o3d
 
     info = {} if info is None else info
+    if hull is None:
+        skipped = [name for name in ("hull_fill", "floor_extrude") if getattr(cfg, name) > 0]
+        if skipped:
+            info["skipped"] = skipped
     if cfg.hull_fill > 0 and hull is not None:
         points, normals, info["hull_points"] = fill_from_hull(points, normals, hull, cfg.hull_fill)
     if cfg.floor_extrude > 0 and hull is not None:

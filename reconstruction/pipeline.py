@@ -126,7 +126,7 @@ def reconstruct_scene(scene: MVSScene, cfg: ReconConfig, workspace: str | os.Pat
     maps = estimate_maps(scene, cfg, timings, stats, log=log)
     if workspace is not None:
         write_workspace(Path(workspace), scene, maps.depths, maps.normals_cam)
-    return mesh_from_maps(scene, maps, cfg, timings, stats)
+    return mesh_from_maps(scene, maps, cfg, timings, stats, log=log)
 
 
 def estimate_maps(scene: MVSScene, cfg: ReconConfig, timings: dict, stats: dict, log=None) -> DepthMaps:
@@ -199,7 +199,7 @@ def estimate_maps(scene: MVSScene, cfg: ReconConfig, timings: dict, stats: dict,
 
 
 def mesh_from_maps(scene: MVSScene, maps: DepthMaps, cfg: ReconConfig, timings: dict | None = None,
-                   stats: dict | None = None) -> ReconstructionResult:
+                   stats: dict | None = None, log=None) -> ReconstructionResult:
     """Fusion of the depth maps, then Poisson meshing; raises ReconstructionFailure on an empty result."""
     timings = {} if timings is None else timings
     stats = {} if stats is None else stats
@@ -221,6 +221,10 @@ def mesh_from_maps(scene: MVSScene, maps: DepthMaps, cfg: ReconConfig, timings: 
     t0 = time.perf_counter()
     mesh_info: dict = {}
     v, f = poisson_mesh(cloud.points, cloud.normals, cfg.meshing, maps.bounds, hull=maps.hull, info=mesh_info)
+    for name in mesh_info.pop("skipped", []):
+        stats.setdefault("warnings", [])
+        _warn(stats, log, f"meshing.{name} skipped: it needs the visual hull, which needs masks "
+                          f"(use_masks and masks in the scene)")
     stats.update(mesh_info)
     timings["poisson"] = time.perf_counter() - t0
     if len(f) == 0:

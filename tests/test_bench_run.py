@@ -189,12 +189,16 @@ def test_malformed_camera_file_fails_the_sample_with_a_reason(toy, dummy, tmp_pa
     assert out["samples"][1]["status"] == "ok"
 
 
-def test_device_choice_is_checked():
+def test_device_choice_is_checked(monkeypatch):
     torch = pytest.importorskip("torch")
     from benchmark.adapters import resolve_device
 
     assert resolve_device("cpu") == "cpu"
-    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    with monkeypatch.context() as m:
+        m.setattr(torch.cuda, "is_available", lambda: True)
+        assert resolve_device("auto") == "cuda"
+        m.setattr(torch.cuda, "is_available", lambda: False)
+        assert resolve_device("auto") == "cpu"
     with pytest.raises(UserError, match="unknown --device"):
         resolve_device("tpu")
     if not torch.cuda.is_available():

@@ -175,7 +175,9 @@ def test_schedules_and_configs_follow_the_registry_entry(variant):
     assert late.beta_trainable == spec.learnable_beta
     assert (late.depth_weight > 0) == spec.depth_loss
     assert model_config("tiny", variant).field == spec.field_kind
-    assert spec.has_switch == (spec.learnable_beta or spec.depth_loss)
+    before = schedule_at(tc.loss, tc.loss.switch_kimg - 1e-3, variant)
+    switches = (before.beta_trainable, before.depth_weight > 0) != (late.beta_trainable, late.depth_weight > 0)
+    assert spec.has_switch == switches          # has_switch says whether the schedule changes at switch_kimg
     assert spec.branch_of is None or VARIANT_REGISTRY.get(spec.branch_of).field_kind == spec.field_kind
 
 

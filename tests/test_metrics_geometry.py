@@ -342,3 +342,9 @@ def test_mesh_distance_in_scanline_order_equals_the_plain_query():
     plain = scene.compute_distance(o3d.core.Tensor(pts.astype(np.float32))).numpy()
     np.testing.assert_array_equal(mesh_distance(pts, mesh), plain.astype(np.float64))
     assert len(scanline_order(np.zeros((0, 3)))) == 0
+
+
+def test_protocol_accepts_only_the_implemented_normalisation():
+    assert Protocol().normalisation == "gt-bbox"
+    with pytest.raises(UserError, match="unknown normalisation 'none'"):
+        Protocol(normalisation="none")

@@ -158,3 +158,21 @@ def test_voxel_average_matches_a_per_voxel_loop():
     expect_n /= np.linalg.norm(expect_n, axis=1, keepdims=True)
     assert np.allclose(out.points, expect_p) and np.allclose(out.normals, expect_n)
     assert np.allclose(out.colors, np.array([col[groups[k]].mean(0) for k in order]))
+
+
+def test_meshing_config_refuses_unknown_bounds_mode_and_reports_skipped_hull_steps():
+    import pytest
+
+    from geogen.common.errors import UserError
+
+    with pytest.raises(UserError, match="bounds_mode 'clmap'"):
+        MeshingConfig(bounds_mode="clmap")
+    scene, depths, normals = make_scene([Sphere(radius=0.3)], n_views=8, resolution=48, elevations=(40.0, -40.0))
+    cloud = fuse_depth_maps([v.camera for v in scene.views], depths, normals, None, FusionConfig())
+    info = {}
+    poisson_mesh(cloud.points, cloud.normals, MeshingConfig(depth=5, floor_extrude=0.01, hull_fill=0.02),
+                 scene.bounds, hull=None, info=info)
+    assert info["skipped"] == ["hull_fill", "floor_extrude"]
+    info = {}
+    poisson_mesh(cloud.points, cloud.normals, MeshingConfig(depth=5), scene.bounds, hull=None, info=info)
+    assert "skipped" not in info

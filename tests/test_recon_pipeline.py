@@ -92,7 +92,8 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path):
 
 
 def test_fallbacks_are_warned_on_the_console_and_recorded(monkeypatch):
-    """No --bounds and no sparse points: unit cube and scene-box depth ranges, each a warning line."""
+    """No --bounds, no sparse points, no masks: unit cube and scene-box depth ranges, and the tiny
+    preset's floor extrusion skipped for want of a visual hull, each a warning line."""
     import reconstruction.pipeline as pipeline
     from reconstruction.sparse import SparseResult
 
@@ -104,7 +105,8 @@ def test_fallbacks_are_warned_on_the_console_and_recorded(monkeypatch):
     logs = []
     result = reconstruct_scene(scene, _fast_config(), log=logs.append)
     warnings = result.stats["warnings"]
-    assert len(warnings) == 2 and "unit cube" in warnings[0] and "scene box" in warnings[1]
+    assert len(warnings) == 3 and "unit cube" in warnings[0] and "scene box" in warnings[1]
+    assert warnings[2].startswith("meshing.floor_extrude skipped: it needs the visual hull")
     printed = [line for line in logs if line.startswith("warning: ")]
     assert printed == [f"warning: {w}" for w in warnings] and all("\n" not in w for w in printed)
     assert result.stats["bounds"] == [[-0.5] * 3, [0.5] * 3]
