@@ -108,11 +108,11 @@ def id_metric(G, meta: dict, proto: ImageProtocol, device: str, embedder) -> dic
     """Mean pairwise cosine similarity of face embeddings across views, with a 95 % CI over samples."""
     import torch
 
-    from geogen.model.render_views import DEFAULT_CAMERA, front_label
+    from geogen.model.render_views import front_label, model_camera
 
     from .face_id import face_box, mean_pairwise_cosine
 
-    camera = {**DEFAULT_CAMERA, **(meta.get("camera") or {})}
+    camera = model_camera(meta)
     res = G.cfg.image_resolution
     per_sample = []
     for i in range(proto.id_samples):
@@ -124,7 +124,8 @@ def id_metric(G, meta: dict, proto: ImageProtocol, device: str, embedder) -> dic
             images = _to_uint8(G.synthesis(ws.expand(len(cams), -1, -1), labels, noise_mode="const",
                                            randomize=False)["image"])
         per_sample.append(mean_pairwise_cosine([embedder.embed(im, face_box(c)) for im, c in zip(images, cams)]))
-    return {**mean_ci95(per_sample), "embedding": embedder.name, "face_region": "camera-projected box"}
+    return {**mean_ci95(per_sample), "embedding": embedder.name, "face_region": "camera-projected box",
+            "camera": camera}
 
 
 def real_images(data: Path, resolution: int, proto: ImageProtocol):

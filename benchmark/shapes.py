@@ -210,7 +210,7 @@ def sample_meshes(model: Path, settings: SampleSettings, seeds: list[int], folde
 
     from geogen.model.io import load_model_file
     from geogen.model.mesh import extract_mesh
-    from geogen.model.render_views import front_label, latent_for_seed
+    from geogen.model.render_views import front_label, latent_for_seed, model_camera
 
     model_sha = sha256_file(model) if Path(model).is_file() else None
     if model_sha is None:
@@ -225,10 +225,11 @@ def sample_meshes(model: Path, settings: SampleSettings, seeds: list[int], folde
         atomic_write_text(stamp, fp + "\n")
     todo = [s for s in seeds if not ((folder / f"seed{s:06d}.ply").is_file() or (folder / f"seed{s:06d}.empty").is_file())]
     G, cfg, meta = load_model_file(model)
-    info = {"model_sha256": model_sha, "field": cfg.field, "kimg": meta.get("kimg")}
+    camera = model_camera(meta)
+    info = {"model_sha256": model_sha, "field": cfg.field, "kimg": meta.get("kimg"), "camera": camera}
     if todo:
         G = G.to(device)
-        label = front_label(meta.get("camera")).to(device)
+        label = front_label(camera).to(device)
         for s in tqdm(todo, desc="sample meshes", unit="mesh", disable=not progress):
             with torch.no_grad():
                 ws = G.mapping(latent_for_seed(s, cfg.z_dim).to(device), label, truncation_psi=settings.truncation)

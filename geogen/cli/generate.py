@@ -76,13 +76,13 @@ def generate(model: Path, seeds: list[int], out: Path, views: int = 8, grid: int
     from geogen.model.io import load_model_file
     from geogen.model.mesh import extract_mesh
     from geogen.model.render_views import (depth_to_uint8, front_label, grid as tile, image_to_uint8,
-                                           latent_for_seed, orbit_labels, render_views, upscale_to)
+                                           latent_for_seed, model_camera, orbit_labels, render_views, upscale_to)
 
     if views < 1 or gif_frames < 2 or grid < 8:
         raise UserError("--views must be >= 1, --gif-frames >= 2 and --grid >= 8")
     G, cfg, meta = load_model_file(model)
     out = ensure_writable_dir(out)
-    camera = meta.get("camera")
+    camera = model_camera(meta)
     written = []
     with torch.no_grad():
         for seed in seeds:

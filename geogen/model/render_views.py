@@ -8,12 +8,26 @@ the image and shape metrics) and the training-time sample grids (TensorBoard,
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import torch
 
 from geogen.common.cameras import DEFAULT_FOCAL, DEFAULT_RADIUS, normalized_intrinsics, spherical_cam2world, to_label
 
 DEFAULT_CAMERA = {"radius": DEFAULT_RADIUS, "elevation": 0.0, "focal": DEFAULT_FOCAL}
+
+
+def model_camera(meta: dict) -> dict:
+    """The camera a model file's ``meta["camera"]`` describes (radius, elevation, focal: the training
+    data's medians, written by the trainer), completed from ``DEFAULT_CAMERA``; a one-line warning
+    names what was filled in, since renders and poses then follow the default, not the data."""
+    given = meta.get("camera") or {}
+    missing = [k for k in DEFAULT_CAMERA if k not in given]
+    if missing:
+        print(f"warning: the model file's camera lacks {', '.join(missing)}; using the default "
+              + ", ".join(f"{k} {DEFAULT_CAMERA[k]:g}" for k in missing), file=sys.stderr)
+    return {**DEFAULT_CAMERA, **given}
 
 
 def latent_for_seed(seed: int, z_dim: int) -> torch.Tensor:
