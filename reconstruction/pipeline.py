@@ -189,6 +189,9 @@ def estimate_maps(scene: MVSScene, cfg: ReconConfig, timings: dict, stats: dict,
         from .colmap_backend import colmap_depth_maps
 
         depths, normals_cam = colmap_depth_maps(scene, ranges, cfg)
+        _warn(stats, log, "backend colmap: COLMAP's PatchMatch used patchmatch.num_sources, patch_size and "
+                          "patch_stride and one depth range for all pixels; the masks, per-pixel (hull) depth "
+                          "ranges, chosen source views and the other patchmatch settings apply to --backend torch only")
     else:
         maps = estimate_depth_maps([(v.image, v.camera) for v in scene.views], pairs, ranges, cfg.patchmatch,
                                    valid_masks=masks, device=cfg.device, log=log)

@@ -140,3 +140,21 @@ def test_pseudo_gt_resume_recomputes_when_the_config_changed(tmp_path, monkeypat
     assert len(warned) == 2 and all("preset tiny → small" in line and "recomputing" in line for line in warned)
     record = json.loads((root / f"{PSEUDO_GT_DIR}/records/000001.json").read_text())
     assert record["config"]["preset"] == "small" and record["replaced"].startswith("reconstruction config changed")
+
+
+def test_colmap_backend_says_which_settings_it_ignores(monkeypatch):
+    """COLMAP's PatchMatch (needs CUDA, stubbed here) takes one depth range and three settings: the
+    run records that the rest applied to the torch backend only."""
+    import reconstruction.colmap_backend as colmap_backend
+    import reconstruction.pipeline as pipeline
+
+    scene, depths, normals = make_scene([Sphere(radius=0.3)], n_views=6, resolution=64)
+    monkeypatch.setattr(colmap_backend, "colmap_depth_maps", lambda scene, ranges, cfg: (depths, normals))
+    cfg = _fast_config()
+    cfg.backend = "colmap"
+    logs, stats = [], {}
+    maps = pipeline.estimate_maps(scene, cfg, {}, stats, log=logs.append)
+    assert maps.depths is depths
+    said = [w for w in stats["warnings"] if w.startswith("backend colmap:")]
+    assert len(said) == 1 and "apply to --backend torch only" in said[0]
+    assert f"warning: {said[0]}" in logs
