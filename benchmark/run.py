@@ -63,6 +63,24 @@ def choose_views(n_available: int, settings: RunSettings, sample_id: str) -> tup
     return [int(i) for i in order[: settings.views]], held
 
 
+def row_setup(description: dict) -> dict:
+    """What may differ between the processes that invert identities: the inversion loss (LPIPS is
+    looked up per process) and the device ("auto" resolves per process)."""
+    return {"inversion_loss": (description.get("inversion") or {}).get("loss"), "device": description.get("device")}
+
+
+def setup_warnings(rows: list[dict], description: dict) -> list[str]:
+    """A warning per setting that some rows ran with differently from ``method.details``."""
+    out = []
+    for key, expected in row_setup(description).items():
+        other = [r["id"] for r in rows if key in r["info"] and r["info"][key] != expected]
+        if other:
+            seen = sorted({str(r["info"][key]) for r in rows if r["id"] in other})
+            out.append(f"{len(other)} identities ran with {key} {', '.join(seen)}, not the {expected} that "
+                       f"method.details records (e.g. {other[0]}: see its row's info)")
+    return out
+
+
 class Inverter:
     """``produce`` of the benchmark loop: invert one identity's input view(s), mesh and render it.
 
@@ -111,6 +129,7 @@ class Inverter:
         for key in ("final_loss_w", "final_loss_g"):
             if isinstance(state, dict) and state.get(key) is not None:
                 info[key] = state[key]
+        info.update(row_setup(adapter.describe()))   # a Ray worker builds its own adapter: record what it used
         return Prediction(np.asarray(vertices), np.asarray(faces), images=shown, info=info)
 
 
@@ -150,6 +169,7 @@ def run_benchmark(model: Path, data: Path, out: Path, protocol: Protocol, pti: P
     warnings = []
     if lpips_net is None and (description.get("inversion") or {}).get("loss") == "mse":
         warnings.append(f"LPIPS unavailable ({lpips_info.get('reason')}): the inversion loss was MSE only")
+    warnings += setup_warnings(ok, description)
     result = build_result(
         method={"name": method or f"{Path(model).stem}:{description.get('variant', description['kind'])}",
                 "source": "run", "details": {**description, "run_settings": asdict(settings),

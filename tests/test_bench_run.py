@@ -138,6 +138,7 @@ def test_geogen_adapter_inverts_an_untrained_tiny_generator(toy, tmp_path):
                         limit=1, pictures=False, progress=False)
     row = out["samples"][0]
     assert row["info"]["final_loss_g"] is not None and row["info"]["invert_seconds"] > 0
+    assert row["info"]["inversion_loss"] == "mse" and row["info"]["device"] == "cpu"   # what this row ran with
     assert row["status"] == "ok", row["reason"]  # seeded untrained field: a surface in the GT box
     mse_only = adapter.describe()["inversion"]["loss"] == "mse"  # the substitution is recorded in the result
     assert [w for w in out["warnings"] if "MSE only" in w] == (out["warnings"] if mse_only else [])
@@ -187,6 +188,20 @@ def test_malformed_camera_file_fails_the_sample_with_a_reason(toy, dummy, tmp_pa
     row = out["samples"][0]
     assert row["status"] == "failed" and "malformed frame" in row["reason"] and "4x4" in row["reason"]
     assert out["samples"][1]["status"] == "ok"
+
+
+def test_rows_inverted_with_another_setup_are_warned():
+    from benchmark.run import setup_warnings
+
+    described = {"inversion": {"loss": "mse+lpips"}, "device": "cuda"}
+    same = {"inversion_loss": "mse+lpips", "device": "cuda"}
+    rows = [{"id": "1", "info": same}, {"id": "2", "info": {**same, "inversion_loss": "mse"}},
+            {"id": "3", "info": {**same, "inversion_loss": "mse", "device": "cpu"}}, {"id": "4", "info": {}}]
+    out = setup_warnings(rows, described)
+    assert len(out) == 2
+    assert out[0].startswith("2 identities ran with inversion_loss mse, not the mse+lpips") and "e.g. 2" in out[0]
+    assert out[1].startswith("1 identities ran with device cpu, not the cuda")
+    assert setup_warnings(rows[:1] + rows[3:], described) == []
 
 
 def test_device_choice_is_checked(monkeypatch):
