@@ -31,6 +31,23 @@ EXECUTOR_HELP = ("local (one identity after another in this process) or ray (one
 RAY_ADDRESS_HELP = "attach to this Ray cluster (auto, HOST:PORT, ray://HOST:10001); default: start a local one"
 
 
+def _threads(value: str):
+    """``--threads``: a ThreadGovernor for ``auto``, else torch's count set once (0: torch's default)."""
+    from geogen.common.threads import ThreadGovernor, available_cores, parse_threads
+
+    try:
+        fixed = parse_threads(value)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if fixed is None:
+        return ThreadGovernor(available_cores())
+    if fixed > 0:
+        import torch
+
+        torch.set_num_threads(fixed)
+    return None
+
+
 def _executor(kind: str, ray_address: str | None):
     """Executor of the per-identity loop; a local Ray cluster gets every CPU of this machine."""
     import os
@@ -93,8 +110,8 @@ def run(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot,
         view_seed: int = typer.Option(0, help="seed of the input-view choice"),
         mesh_resolution: int = typer.Option(128, help="marching-cubes grid resolution"),
         device: str = typer.Option("auto", help="torch device: auto (cuda if visible), cpu, cuda[:N]"),
-        threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: torch's choice; 1 is "
-                                                         "fastest when other jobs share the cores)"),
+        threads: str = typer.Option("auto", help="torch CPU threads: auto = the cores other processes leave "
+                                                 "free, re-checked between identities; N = fixed; 0 = torch's default"),
         inception_weights: Optional[Path] = typer.Option(None, help="Inception-v3 2015-12-05 weights for FID/KID"),
         save_inversions: bool = typer.Option(False, help="also keep each inversion (tuned generator + pivot) "
                                                          "in <out>.inversions/ for later analysis"),
@@ -116,12 +133,7 @@ def run(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot,
 
     if preset not in PTI_PRESETS:
         raise UserError(f"unknown PTI preset {preset!r}; choose from {', '.join(PTI_PRESETS)}")
-    if threads is not None:
-        if threads < 1:
-            raise UserError(f"--threads must be >= 1 (got {threads})")
-        import torch
-
-        torch.set_num_threads(threads)
+    governor = _threads(threads)
     overrides = {k: v for k, v in dict(steps_w=steps_w, steps_g=steps_g, lr_w=lr_w, lr_g=lr_g).items()
                  if v is not None}
     pti = apply_sets(replace(PTI_PRESETS[preset], **overrides), set_)
@@ -130,7 +142,7 @@ def run(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot,
                                        device=device, save_inversions=save_inversions),
                            method=method, limit=limit, inception_weights=inception_weights,
                            pictures=pictures, progress=progress, split=split,
-                           executor=_executor(executor, ray_address))
+                           executor=_executor(executor, ray_address), threads=governor)
     _summary_line(result, out)
 
 

@@ -87,12 +87,12 @@ class Inverter:
     Picklable, so it can run as a Ray task: a worker process loads the model once, on first use."""
 
     def __init__(self, model: Path, ds: Dataset, pti: PTIConfig, settings: RunSettings, out: Path,
-                 model_sha: str, adapter=None):
+                 model_sha: str, adapter=None, threads=None):
         self.model, self.ds, self.pti, self.settings, self.out, self.model_sha = model, ds, pti, settings, out, model_sha
-        self._adapter = adapter
+        self._adapter, self._threads = adapter, threads
 
-    def __getstate__(self):
-        return {**self.__dict__, "_adapter": None}  # the model is reloaded where the task runs
+    def __getstate__(self):  # the model is reloaded where the task runs; threads are that process's business
+        return {**self.__dict__, "_adapter": None, "_threads": None}
 
     @property
     def adapter(self):
@@ -102,6 +102,8 @@ class Inverter:
         return self._adapter
 
     def __call__(self, sample_id: str) -> Prediction:
+        if self._threads is not None:
+            self._threads.update()   # --threads auto: follow the other jobs between identities
         ds, settings, adapter = self.ds, self.settings, self.adapter
         views = ds.views(sample_id)
         inputs, held = choose_views(len(views), settings, sample_id)
@@ -136,11 +138,12 @@ class Inverter:
 def run_benchmark(model: Path, data: Path, out: Path, protocol: Protocol, pti: PTIConfig,
                   settings: RunSettings = RunSettings(), method: str | None = None, limit: int | None = None,
                   inception_weights: Path | None = None, pictures: bool = True, progress: bool = True,
-                  split: str = "test", executor: ExecutorConfig | None = None) -> dict:
+                  split: str = "test", executor: ExecutorConfig | None = None, threads=None) -> dict:
     """Invert, mesh and score every identity of ``split`` ("test"; "val" to choose settings).
 
     ``executor``: where the identities run (default: one after another in this process; Ray:
-    one task per identity, one GPU each when ``settings.device`` is CUDA)."""
+    one task per identity, one GPU each when ``settings.device`` is CUDA). ``threads``: a
+    ``geogen.common.threads.ThreadGovernor`` updated before each identity in this process."""
     out = require_output_json(out)
     ds = Dataset(data)
     ds.require_gt(protocol.gt)
@@ -152,7 +155,7 @@ def run_benchmark(model: Path, data: Path, out: Path, protocol: Protocol, pti: P
     description = adapter.describe()
     t0 = time.perf_counter()
 
-    produce = Inverter(model, ds, pti, settings, out, model_sha, adapter)
+    produce = Inverter(model, ds, pti, settings, out, model_sha, adapter, threads=threads)
     def fingerprint(sample_id: str) -> dict:
         scoring = {k: v for k, v in asdict(settings).items() if k != "save_inversions"}  # does not change scores
         return {"model_sha256": model_sha, "adapter": description, "settings": scoring}

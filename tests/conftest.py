@@ -17,3 +17,15 @@ try:
     torch.set_num_threads(1)
 except ImportError:  # torch-free tests still run
     pass
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread_again():
+    """Commands run in-process (``--threads auto`` is their default) may change torch's thread
+    count; every test starts from one thread."""
+    yield
+    if "torch" in globals():
+        torch.set_num_threads(1)

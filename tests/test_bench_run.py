@@ -190,6 +190,41 @@ def test_malformed_camera_file_fails_the_sample_with_a_reason(toy, dummy, tmp_pa
     assert out["samples"][1]["status"] == "ok"
 
 
+def test_bench_run_threads_option(monkeypatch):
+    import torch
+
+    from benchmark.cli import _threads
+    from geogen.common.threads import ThreadGovernor
+
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    assert isinstance(_threads("auto"), ThreadGovernor) and len(calls) == 1 and calls[0] >= 1
+    assert _threads("3") is None and calls[-1] == 3
+    assert _threads("0") is None and calls[-1] == 3          # 0: torch's default, not touched
+    with pytest.raises(UserError, match="--threads 'x'"):
+        _threads("x")
+
+
+def test_inverter_updates_its_thread_governor_before_each_identity(toy, dummy, tmp_path):
+    import pickle
+
+    from benchmark.run import Inverter, load_adapter
+
+    class Counting:
+        updates = 0
+
+        def update(self):
+            Counting.updates += 1
+
+    from dataset.format import Dataset
+    inv = Inverter(dummy, Dataset(toy), PTI, RunSettings(), tmp_path / "r.json", "sha",
+                   load_adapter(dummy, PTI, mesh_resolution=32), threads=Counting())
+    inv("000001")
+    inv("000002")
+    assert Counting.updates == 2
+    assert pickle.loads(pickle.dumps(inv))._threads is None   # a Ray worker does not take this process's
+
+
 def test_rows_inverted_with_another_setup_are_warned():
     from benchmark.run import setup_warnings
 
