@@ -93,5 +93,5 @@ def test_the_real_readers():
     while T.own_cpu_seconds() <= own and time.monotonic() < deadline:   # CPU time of our own (10 ms ticks)
         sum(range(20_000))
     busy2, total2 = read_proc_stat()
-    assert 0 < busy <= total and busy2 >= busy and total2 > total
+    assert 0 < busy <= total and busy2 >= busy and total2 >= total
     assert T.own_cpu_seconds() > own
