@@ -257,6 +257,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--eg3d", required=True, help="EG3D's eg3d/ folder (git clone https://github.com/NVlabs/eg3d "
                                                   "→ eg3d/eg3d)")
+    ap.add_argument("--eg3d-commit", default=None, help="EG3D's commit, printed in the header (default: git "
+                                                          "rev-parse of --eg3d; give it for an exported tree)")
     ap.add_argument("--data", default=None, help="a 64² dataset folder (default: stand-in spheres)")
     ap.add_argument("--iters", type=int, default=2, help="timed iterations per process")
     ap.add_argument("--rounds", type=int, default=2, help="processes per kind, alternating")
@@ -288,8 +290,9 @@ def main() -> None:
         print(json.dumps(row))
         return
 
-    eg3d_commit = subprocess.run(["git", "-C", args.eg3d, "rev-parse", "--short", "HEAD"], capture_output=True,
-                                 text=True).stdout.strip() or "unknown commit"
+    eg3d_commit = args.eg3d_commit or subprocess.run(
+        ["git", "-C", args.eg3d, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() \
+        or "unknown commit (not a git checkout: pass --eg3d-commit)"
     run = Run("bench_eg3d", f"EG3D ({args.eg3d}, {eg3d_commit}) vs this project at eg3d-matched settings; "
               f"{args.threads} thread(s), {args.iters} iterations × {args.rounds} round(s) per kind")
     table = Table(["code", "variant", "batch", "G / D params (M)", "full iteration img/s (min / median)",
