@@ -15,6 +15,9 @@ long-run average; img/s is given as the minimum and the median over the timed it
 ``--up-modes bilinear transposed`` measures each preset with each upsampling convolution
 (``ModelConfig.up_mode``), alternating, and prints the ratios to the first; without it every
 preset runs with its own (``eg3d-matched``: transposed, EG3D's; the package presets: bilinear).
+The super-resolution layout is the preset's (``eg3d-matched``: ``sr_layout="eg3d"``, EG3D's two
+blocks; a ``geogen`` package older than that field runs its ``uniform`` one: ``--old`` against such
+a commit measures the layout change).
 
 ``--old REF`` (a git ref, or a folder holding a ``geogen`` package; ``--new`` likewise replaces this
 checkout) checks REF out into a git worktree (``worktrees.old_tree``: the whole ``geogen``
@@ -39,7 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import Run, Table, load, peak_rss_mb  # noqa: E402
-from train_presets import BENCH_PRESETS, configs, up_mode_of  # noqa: E402
+from train_presets import BENCH_PRESETS, configs, sr_layout_of, up_mode_of  # noqa: E402
 from worktrees import old_tree  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,7 +85,8 @@ def measure(preset: str, variant: str, iters: int, mesh_grids: list[int], keep_m
         trainer.train_step()
         steps.append(time.perf_counter() - start + t_r1 / interval)
         cpu.append(time.process_time() - start_cpu + c_r1 / interval)
-    row = {"preset": preset, "variant": variant, "up_mode": up_mode_of(mcfg), "batch": B, "geogen": str(Path(geogen.__file__).parents[1]), "first_s": t_first, "r1_s": t_r1,
+    row = {"preset": preset, "variant": variant, "up_mode": up_mode_of(mcfg),
+           "sr_layout": sr_layout_of(mcfg), "batch": B, "geogen": str(Path(geogen.__file__).parents[1]), "first_s": t_first, "r1_s": t_r1,
            "img_s": [B / t for t in steps], "cpu_img_s": [B / t for t in cpu]}
     with torch.no_grad():
         ws = trainer.G_ema.mapping(torch.randn(1, mcfg.z_dim), trainer.gen_labels[:1])
@@ -118,7 +122,8 @@ def run_worker(tree: Path, keep_memory: bool, preset: str, variant: str, args, u
 
 def _cells(code: str, r: dict, mesh_cols: list[str]) -> list[str]:
     v, c = r["img_s"], r["cpu_img_s"]
-    return [code, r["preset"], r["variant"], r.get("up_mode", "bilinear"), str(r["batch"]), f"{min(v):.2f} / {statistics.median(v):.2f}",
+    return [code, r["preset"], r["variant"], r.get("up_mode", "bilinear"),
+            r.get("sr_layout", "uniform"), str(r["batch"]), f"{min(v):.2f} / {statistics.median(v):.2f}",
             f"{min(c):.2f} / {statistics.median(c):.2f}",
             f"{r['r1_s']:.2f}", f"{r['first_s']:.1f}", *[f"{r[c]:.1f}" for c in mesh_cols],
             f"{r['peak_rss_gb']:.2f}", r["load"]]
@@ -166,7 +171,7 @@ def main() -> None:
     run = Run("bench_train", f"{args.threads} thread(s) per worker, {args.iters} iterations × "
               f"{args.rounds} round(s) per process kind" + (f"; old = {args.old}" if args.old else "")
               + (f"; new = {args.new}" if args.new else ""))
-    table = Table(["code", "preset", "variant", "up_mode", "batch", "full iteration img/s (min / median)",
+    table = Table(["code", "preset", "variant", "up_mode", "sr_layout", "batch", "full iteration img/s (min / median)",
                    "img/s per CPU second (min / median)", "R1 step s", "first iteration s", *mesh_cols,
                    "peak RSS GB", "load (1 min, before→after)"])
     for rnd in range(args.rounds):

@@ -31,7 +31,8 @@ class Generator(nn.Module):
                                               cfg.mapping_layers, cfg.mapping_lr_mul)
         self.field = TriplaneField(cfg)
         self.superresolution = SuperResolution(cfg.decoder_features, cfg.sr_channels, cfg.w_dim,
-                                               cfg.neural_resolution, cfg.image_resolution, up_mode=cfg.up_mode)
+                                               cfg.neural_resolution, cfg.image_resolution, up_mode=cfg.up_mode,
+                                               layout=cfg.sr_layout)
         bg = torch.zeros(cfg.decoder_features)
         bg[:3] = torch.tensor(cfg.background)
         self.register_buffer("background_features", bg)
