@@ -49,7 +49,8 @@ def test_train_cli_then_generate(tmp_path, data, monkeypatch, capsys):
     thread_counts = []   # --threads auto (the default) sets torch's threads; recorded, not applied, here
     monkeypatch.setattr(torch, "set_num_threads", thread_counts.append)
     train_main()  # returns normally on success (errors exit 2, see above)
-    assert "done:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "done:" in out and "(kimg 0.004, whole batches of 4 up to --kimg 0.004)" in out
     from geogen.common.threads import available_cores
     assert thread_counts and all(1 <= n <= available_cores() for n in thread_counts)   # depends on the load now
     logged = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
@@ -125,3 +126,14 @@ def test_model_camera_fills_in_and_says_so(capsys):
     err = capsys.readouterr().err
     assert err.startswith("warning: the model file's camera lacks elevation, focal") and err.count("\n") == 1
     assert model_camera({}) == DEFAULT_CAMERA and "lacks radius, elevation, focal" in capsys.readouterr().err
+
+
+def test_final_nimg_is_where_the_loop_stops():
+    """The loop runs whole batches until --kimg is reached: the progress bar ends and the done line
+    reports that count (--kimg 0.05 at batch 8 trains 56 images, not 50)."""
+    from geogen.training.run import final_nimg
+
+    assert final_nimg(0, 50, 8) == 56
+    assert final_nimg(0, 48, 8) == 48
+    assert final_nimg(48, 50, 8) == 56       # resumed
+    assert final_nimg(60, 50, 8) == 60       # already past the target: no step runs

@@ -47,7 +47,7 @@ def train_command(
 
     from geogen.training.distributed import init_distributed, shutdown
     from geogen.common.threads import ThreadGovernor, available_cores, parse_threads
-    from geogen.training.run import branch_run, prepare_run, train
+    from geogen.training.run import branch_run, final_nimg, prepare_run, train
 
     try:
         fixed = parse_threads(threads)
@@ -72,8 +72,10 @@ def train_command(
             print(f"resuming from {snap['_path']} at kimg {snap['progress']['nimg'] / 1000:.3f}")
         model_file = train(data, out, cfg, model_cfg, snap, ctx=ctx, progress_bar=progress, threads=governor)
         if ctx.is_main:
-            print(f"done: {model_file} (kimg {cfg.kimg:g}); sample it with: geogen-gen --model {model_file} "
-                  f"--seeds 0-7 --out {Path(out) / 'samples'}")
+            start_nimg = snap["progress"]["nimg"] if snap is not None else 0
+            trained = final_nimg(start_nimg, round(cfg.kimg * 1000), cfg.loss.batch_size) / 1000
+            print(f"done: {model_file} (kimg {trained:g}, whole batches of {cfg.loss.batch_size} up to --kimg "
+                  f"{cfg.kimg:g}); sample it with: geogen-gen --model {model_file} --seeds 0-7 --out {Path(out) / 'samples'}")
     finally:
         shutdown(ctx)
 

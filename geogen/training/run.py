@@ -115,10 +115,16 @@ def prepare_run(preset: str, variant: str, out_dir: str | Path, resume: str | No
     return cfg, new_model_cfg, snap
 
 
+def final_nimg(start: int, target: int, batch: int) -> int:
+    """Images seen when the loop stops: it runs whole batches from ``start`` until ``target`` is reached."""
+    return start + max(0, -(-(target - start) // batch)) * batch
+
+
 class Run:
     """Files and logs of one run (rank 0 only writes)."""
 
     def __init__(self, trainer: Trainer, out_dir: Path, progress_bar: bool):
+        # the bar's total is where the loop stops: the first whole batch at or past --kimg
         self.trainer, self.out_dir = trainer, out_dir
         self.main = trainer.ctx.is_main
         self.writer = None
@@ -132,7 +138,8 @@ class Run:
                 from tqdm import tqdm
 
                 cfg = trainer.cfg
-                self.bar = tqdm(total=cfg.kimg, initial=trainer.progress.kimg, unit="kimg", dynamic_ncols=True,
+                end = final_nimg(trainer.progress.nimg, round(cfg.kimg * 1000), cfg.loss.batch_size)
+                self.bar = tqdm(total=end / 1000, initial=trainer.progress.kimg, unit="kimg", dynamic_ncols=True,
                                 bar_format="{l_bar}{bar}| {n:.3f}/{total:.3f} kimg "
                                            "[{elapsed}<{remaining}, {rate_fmt}{postfix}]")
 
