@@ -31,6 +31,10 @@ EXECUTOR_HELP = ("local (one identity after another in this process) or ray (one
 RAY_ADDRESS_HELP = "attach to this Ray cluster (auto, HOST:PORT, ray://HOST:10001); default: start a local one"
 
 
+THREADS_HELP = ("torch CPU threads: auto = the cores other processes leave free, re-checked between {what}; "
+                "N = fixed; 0 = torch's default")
+
+
 def _threads(value: str):
     """``--threads``: a ThreadGovernor for ``auto``, else torch's count set once (0: torch's default)."""
     from geogen.common.threads import ThreadGovernor, available_cores, parse_threads
@@ -110,8 +114,7 @@ def run(model: Path = typer.Option(..., help="model file (geogen.pkl / snapshot,
         view_seed: int = typer.Option(0, help="seed of the input-view choice"),
         mesh_resolution: int = typer.Option(128, help="marching-cubes grid resolution"),
         device: str = typer.Option("auto", help="torch device: auto (cuda if visible), cpu, cuda[:N]"),
-        threads: str = typer.Option("auto", help="torch CPU threads: auto = the cores other processes leave "
-                                                 "free, re-checked between identities; N = fixed; 0 = torch's default"),
+        threads: str = typer.Option("auto", help=THREADS_HELP.format(what="identities")),
         inception_weights: Optional[Path] = typer.Option(None, help="Inception-v3 2015-12-05 weights for FID/KID"),
         save_inversions: bool = typer.Option(False, help="also keep each inversion (tuned generator + pivot) "
                                                          "in <out>.inversions/ for later analysis"),
@@ -163,15 +166,17 @@ def images(model: Path = typer.Option(..., help="model file (geogen.pkl / snapsh
            allow_nonstandard_weights: bool = typer.Option(False, help="accept other Inception weights; the "
                                                           "metrics are then named fid_nonstandard/kid_nonstandard"),
            device: str = typer.Option("auto", help="torch device: auto (cuda if visible), cpu, cuda[:N]"),
+           threads: str = typer.Option("auto", help=THREADS_HELP.format(what="images and ID samples")),
            method: Optional[str] = typer.Option(None, help="name recorded in the result"),
            progress: bool = typer.Option(True, help="print progress")) -> None:
     """Generation metrics of a model: FID/KID against the training images, and ID (face identity across views)."""
     from .generation import ImageProtocol, image_metrics_for_model
 
+    governor = _threads(threads)
     proto = ImageProtocol(samples=samples, seed=seed, truncation=truncation, real_limit=real_limit,
                           id_samples=id_samples, id_views=id_views, id_yaw_deg=id_yaw, id_pitch_deg=id_pitch)
     result = image_metrics_for_model(model, data, out, proto, inception_weights, allow_nonstandard_weights,
-                                     device=device, method=method, progress=progress)
+                                     device=device, method=method, progress=progress, threads=governor)
     for name, value in result["metrics"].items():
         if isinstance(value, dict) and value.get("status") == "unavailable":
             text = f"unavailable ({value['reason']})"
@@ -242,26 +247,21 @@ def shapes(model: Path = typer.Option(..., help="model file (geogen.pkl / snapsh
            margin: float = typer.Option(0.05, help="crop margin around the union GT box (fraction of the scale)"),
            sampling_seed: int = typer.Option(0, help="seed of the surface sampling"),
            device: str = typer.Option("auto", help="torch device: auto (cuda if visible), cpu, cuda[:N]"),
-           threads: Optional[int] = typer.Option(None, help="torch CPU threads"),
+           threads: str = typer.Option("auto", help=THREADS_HELP.format(what="sample meshes")),
            progress: bool = typer.Option(True, help="show progress bars")) -> None:
     """Shape-distribution metrics of generated samples: COV, MMD, 1-NNA against the GT meshes of
     each split, under the protocol's Chamfer (docs/benchmark.md)."""
     from .adapters import resolve_device
     from .shapes import SampleSettings, ShapeProtocol, shape_metrics_for_model
 
-    if threads is not None:
-        if threads < 1:
-            raise UserError(f"--threads must be >= 1 (got {threads})")
-        import torch
-
-        torch.set_num_threads(threads)
+    governor = _threads(threads)
     names = tuple(s.strip() for s in splits.split(",") if s.strip())
     if len(set(names)) != len(names):
         raise UserError(f"--splits {splits!r} names a split twice")
     doc = shape_metrics_for_model(
         model, data, out, ShapeProtocol(gt=gt, n_points=points, crop_margin=margin, seed=sampling_seed),
         SampleSettings(samples=samples, seed=seed, truncation=truncation, mesh_resolution=mesh_resolution),
-        splits=names, method=method, device=resolve_device(device), progress=progress)
+        splits=names, method=method, device=resolve_device(device), progress=progress, threads=governor)
     for split, r in doc["results"].items():
         nna = "–" if r["1-nna"] is None else f"{100 * r['1-nna']:.1f} %"
         flag = "  MEMORISATION: samples are near-copies of reference shapes" if r["memorisation"] else ""

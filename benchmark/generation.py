@@ -104,9 +104,12 @@ def id_cameras(sample: int, proto: ImageProtocol, camera: dict, resolution: int)
     return out
 
 
-def id_metric(G, meta: dict, proto: ImageProtocol, device: str, embedder) -> dict:
-    """Mean pairwise cosine similarity of face embeddings across views, with a 95 % CI over samples."""
+def id_metric(G, meta: dict, proto: ImageProtocol, device: str, embedder, threads=None) -> dict:
+    """Mean pairwise cosine similarity of face embeddings across views, with a 95 % CI over samples.
+    ``threads``: a ThreadGovernor updated before each sample (``--threads auto``)."""
     import torch
+
+    from geogen.common.threads import governed
 
     from geogen.model.render_views import front_label, model_camera
 
@@ -115,7 +118,7 @@ def id_metric(G, meta: dict, proto: ImageProtocol, device: str, embedder) -> dic
     camera = model_camera(meta)
     res = G.cfg.image_resolution
     per_sample = []
-    for i in range(proto.id_samples):
+    for i in governed(range(proto.id_samples), threads):
         with torch.no_grad():
             ws = G.mapping(_latent(proto.seed + i, G.cfg.z_dim).to(device), front_label(camera).to(device),
                            truncation_psi=proto.truncation)
@@ -153,8 +156,11 @@ def _fid_kid(net_info, real_feats, fake_feats, proto) -> dict:
 
 def image_metrics_for_model(model: Path, data: Path, out: Path, proto: ImageProtocol = ImageProtocol(),
                             inception_weights: Path | None = None, allow_nonstandard: bool = False,
-                            device: str = "auto", method: str | None = None, progress: bool = True) -> dict:
-    """Compute FID/KID (or why not) and ID for ``model`` against dataset ``data``; write ``out``."""
+                            device: str = "auto", method: str | None = None, progress: bool = True,
+                            threads=None) -> dict:
+    """Compute FID/KID (or why not) and ID for ``model`` against dataset ``data``; write ``out``.
+    ``threads``: a ThreadGovernor updated between images and between ID samples (``--threads auto``)."""
+    from geogen.common.threads import governed
     from geogen.model.io import load_model_file
 
     from .adapters import resolve_device
@@ -181,9 +187,10 @@ def image_metrics_for_model(model: Path, data: Path, out: Path, proto: ImageProt
         reals, n_real, labels = real_images(data, cfg.image_resolution, proto)
         say = (lambda m: print(m, flush=True)) if progress else (lambda m: None)
         say(f"Inception features of {n_real} training images …")
-        real_feats = inception_features(net, reals, device=device)
+        real_feats = inception_features(net, governed(reals, threads), device=device)
         say(f"generating {proto.samples} samples and their Inception features …")
-        fake_feats = inception_features(net, generated_images(G, labels, proto, device), device=device)
+        fake_feats = inception_features(net, governed(generated_images(G, labels, proto, device), threads),
+                                        device=device)
         metrics.update(_fid_kid(inception, real_feats, fake_feats, proto))
     embedder, id_info = load_face_embedder()
     if embedder is None:
@@ -191,7 +198,7 @@ def image_metrics_for_model(model: Path, data: Path, out: Path, proto: ImageProt
     elif proto.id_samples == 0:
         metrics[METRIC_NAME] = unavailable("--id-samples 0")
     else:
-        metrics[METRIC_NAME] = id_metric(G, meta, proto, device, embedder)
+        metrics[METRIC_NAME] = id_metric(G, meta, proto, device, embedder, threads)
     result = {
         "schema": SCHEMA, "schema_version": 1,
         "method": {"name": method or f"{Path(model).stem}:{cfg.variant}", "model_file": str(Path(model).resolve()),

@@ -203,10 +203,13 @@ def _fingerprint(obj: dict) -> str:
 
 
 def sample_meshes(model: Path, settings: SampleSettings, seeds: list[int], folder: Path, device: str = "cpu",
-                  progress: bool = True) -> tuple[dict[int, trimesh.Trimesh | None], dict]:
+                  progress: bool = True, threads=None) -> tuple[dict[int, trimesh.Trimesh | None], dict]:
     """Mesh of each latent seed (None: no surface), as ``geogen-gen`` makes them, cached in ``folder``
-    (``seed<s>.ply``, or ``seed<s>.empty``) under a fingerprint of the model file and settings."""
+    (``seed<s>.ply``, or ``seed<s>.empty``) under a fingerprint of the model file and settings.
+    ``threads``: a ThreadGovernor updated before each mesh (``--threads auto``)."""
     import torch
+
+    from geogen.common.threads import governed
 
     from geogen.model.io import load_model_file
     from geogen.model.mesh import extract_mesh
@@ -230,7 +233,8 @@ def sample_meshes(model: Path, settings: SampleSettings, seeds: list[int], folde
     if todo:
         G = G.to(device)
         label = front_label(camera).to(device)
-        for s in tqdm(todo, desc="sample meshes", unit="mesh", disable=not progress):
+        for s in tqdm(governed(todo, threads), total=len(todo), desc="sample meshes", unit="mesh",
+                      disable=not progress):
             with torch.no_grad():
                 ws = G.mapping(latent_for_seed(s, cfg.z_dim).to(device), label, truncation_psi=settings.truncation)
                 v, f = extract_mesh(G, ws, resolution=settings.mesh_resolution)
@@ -303,7 +307,8 @@ def _gt_meshes(ds: Dataset, ids: list[str], gt: str, split: str) -> list[trimesh
 
 def shape_metrics_for_model(model: Path, data: Path, out: Path, protocol: ShapeProtocol = ShapeProtocol(),
                             settings: SampleSettings = SampleSettings(), splits: tuple[str, ...] = ("test", "train"),
-                            method: str | None = None, device: str = "cpu", progress: bool = True) -> dict:
+                            method: str | None = None, device: str = "cpu", progress: bool = True,
+                            threads=None) -> dict:
     """Sample K meshes, compare the set with each split's GT meshes, write the result JSON."""
     out = Path(out)
     if out.suffix != ".json":
@@ -321,7 +326,8 @@ def shape_metrics_for_model(model: Path, data: Path, out: Path, protocol: ShapeP
     t0 = time.perf_counter()
     k = settings.samples or max(len(v) for v in ids.values())
     seeds = list(range(settings.seed, settings.seed + k))
-    meshes, model_info = sample_meshes(Path(model), settings, seeds, shapes_paths(out)["meshes"], device, progress)
+    meshes, model_info = sample_meshes(Path(model), settings, seeds, shapes_paths(out)["meshes"], device, progress,
+                                       threads)
     gts = {s: _gt_meshes(ds, ids[s], protocol.gt, s) for s in splits}
     results, rows, warnings, frame = compare_sets(meshes, {s: (ids[s], gts[s]) for s in splits}, protocol, progress)
     ok_rows = [r for r in rows if r["status"] == "ok"]

@@ -158,6 +158,7 @@ def test_cli_end_to_end_with_an_untrained_generator_and_leaderboard_section(toy,
     (["--points", "10"], "at least 100"),
     (["--out", "x.txt"], "must be a .json"),
     (["--model", "missing.pkl"], "not found"),
+    (["--threads", "two"], "--threads 'two'"),
 ])
 def test_bad_input_is_one_line(toy, tiny_model, tmp_path, extra, message):
     args = {"--model": str(tiny_model), "--out": str(tmp_path / "s.json")}
@@ -180,3 +181,25 @@ def test_leaderboard_skips_bad_shapes_files_with_a_reason(tmp_path):
     reasons = {p.name: r for p, r in board.skipped}
     assert board.shapes == [] and "schema version 99" in reasons["old.json"]
     assert reasons["broken.json"].startswith("malformed shapes result (KeyError")
+
+
+class CountingGovernor:
+    """Stands in for ThreadGovernor: counts update() calls."""
+
+    def __init__(self):
+        self.updates = 0
+
+    def update(self):
+        self.updates += 1
+
+
+def test_sample_meshes_updates_the_thread_governor_per_mesh_made(tiny_model, tmp_path):
+    from benchmark.shapes import SampleSettings, sample_meshes
+
+    gov = CountingGovernor()
+    meshes, _ = sample_meshes(tiny_model, SampleSettings(mesh_resolution=32), [0, 1, 2], tmp_path / "m", "cpu",
+                              progress=False, threads=gov)
+    assert set(meshes) == {0, 1, 2} and gov.updates == 3
+    sample_meshes(tiny_model, SampleSettings(mesh_resolution=32), [0, 1, 2], tmp_path / "m", "cpu",
+                  progress=False, threads=gov)          # cached: nothing made, no update
+    assert gov.updates == 3

@@ -96,6 +96,8 @@ def test_bad_input_is_a_one_line_error(toy, model, tmp_path):
     assert code == 2 and "--samples" in text and len(text.strip().splitlines()) == 1
     code, text = cli("--model", tmp_path / "missing.pkl", "--data", toy, "--out", tmp_path / "x.json")
     assert code == 2 and "not found" in text
+    code, text = cli("--model", model, "--data", toy, "--out", tmp_path / "x.json", "--threads", "two")
+    assert code == 2 and "--threads 'two'" in text and len(text.strip().splitlines()) == 1
     no_labels = write_toy_dataset(tmp_path / "D2", n_train=1, n_test=1, n_views=2)
     code, text = cli("--model", model, "--data", no_labels, "--out", tmp_path / "x.json", "--id-samples", 0,
                      "--inception-weights", tmp_path / "w.pth")  # absent weights: no real images needed
@@ -122,3 +124,20 @@ def test_real_images_are_the_training_split_at_model_resolution(toy):
     assert found[0].shape == (64, 64, 3) and found[0].dtype == np.uint8
     again, _, _ = real_images(toy, 64, ImageProtocol(real_limit=3))
     assert all(np.array_equal(a, b) for a, b in zip(found, again))  # seeded subset
+
+
+def test_thread_governor_is_updated_between_images_and_id_samples(toy, model, weights, tmp_path):
+    from benchmark.face_id import load_face_embedder
+    from benchmark.generation import ImageProtocol, image_metrics_for_model
+
+    class Counting:
+        updates = 0
+
+        def update(self):
+            Counting.updates += 1
+
+    proto = ImageProtocol(samples=3, id_samples=2, id_views=2)
+    doc = image_metrics_for_model(model, toy, tmp_path / "img.json", proto, weights, allow_nonstandard=True,
+                                  device="cpu", progress=False, threads=Counting())
+    id_samples = 2 if load_face_embedder()[0] is not None else 0
+    assert Counting.updates == doc["dataset"]["n_real"] + 3 + id_samples      # each real image, sample, ID sample

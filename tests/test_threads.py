@@ -95,3 +95,26 @@ def test_the_real_readers():
     busy2, total2 = read_proc_stat()
     assert 0 < busy <= total and busy2 >= busy and total2 >= total
     assert T.own_cpu_seconds() > own
+
+
+def test_governed_updates_between_items_and_passes_them_through():
+    from geogen.common.threads import governed
+
+    seen = []
+
+    class Counting:
+        def update(self):
+            seen.append("update")
+
+    def produce():
+        for i in range(3):
+            seen.append(f"make {i}")
+            yield i
+
+    out = []
+    for item in governed(produce(), Counting()):
+        seen.append(f"use {item}")
+        out.append(item)
+    assert out == [0, 1, 2]
+    assert seen == ["make 0", "update", "use 0", "make 1", "update", "use 1", "make 2", "update", "use 2"]
+    assert list(governed(iter("ab"), None)) == ["a", "b"]

@@ -16,7 +16,9 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 OTHERS_TOLERATED = 0.3   # a core counts as taken once other processes use more than this much of it
 
@@ -135,3 +137,12 @@ class ThreadGovernor:
                 self.changes.append((sample[0], wanted, others))
         self._last = sample
         return self.threads
+
+
+def governed(items: Iterable[T], governor: "ThreadGovernor | None") -> Iterator[T]:
+    """``items``, calling ``governor.update()`` as each one is handed on, i.e. between the items of a
+    per-item job (images, meshes, samples; ``--threads auto``); just ``items`` without a governor."""
+    for item in items:
+        if governor is not None:
+            governor.update()
+        yield item
