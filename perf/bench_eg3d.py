@@ -35,7 +35,7 @@ not. ``--eg3d-keep-freed-memory`` adds a row of EG3D's code with the same malloc
 ratio can be read with and without it.
 
 This project's rows use the preset's ``up_mode="transposed"`` (EG3D's upsampling convolution: a
-stride-2 transposed 3x3 conv, then the [1,3,3,1] low-pass) and ``sr_layout="eg3d"`` (EG3D's two
+stride-2 transposed 3x3 conv, then the [1,3,3,1] low-pass) and ``sr_layout="two_block"`` (EG3D's two
 super-resolution blocks, 128 channels at 32² then 64 at 64², as the patched SR on EG3D's side;
 before 2026-12-03 afternoon this project's side ran 128 channels at 64²). ``--bilinear`` adds rows with
 ``up_mode="bilinear"`` (bilinear 2x then a full-resolution 3x3 conv: the package presets, and

@@ -15,7 +15,7 @@ long-run average; img/s is given as the minimum and the median over the timed it
 ``--up-modes bilinear transposed`` measures each preset with each upsampling convolution
 (``ModelConfig.up_mode``), alternating, and prints the ratios to the first; without it every
 preset runs with its own (``eg3d-matched``: transposed, EG3D's; the package presets: bilinear).
-The super-resolution layout is the preset's (``eg3d-matched``: ``sr_layout="eg3d"``, EG3D's two
+The super-resolution layout is the preset's (``eg3d-matched``: ``sr_layout="two_block"``, EG3D's two
 blocks; a ``geogen`` package older than that field runs its ``uniform`` one: ``--old`` against such
 a commit measures the layout change).
 

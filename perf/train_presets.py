@@ -6,7 +6,7 @@ hidden / 32 features, 32² rendering → 64² image (super-resolution 128 channe
 samples, rays 2.25–3.3, dual discrimination, R1 γ 1 every 16, blur 0, no density regulariser,
 fresh fakes for the D step, EG3D's upsampling convolution (``up_mode="transposed"``: a
 stride-2 transposed 3x3 conv then a [1,3,3,1] low-pass) and EG3D's super-resolution blocks
-(``sr_layout="eg3d"``: 128 channels at 32², then 64 up to 64²). It is built from the ``tiny``
+(``sr_layout="two_block"``: 128 channels at 32², then 64 up to 64²). It is built from the ``tiny``
 preset by overriding fields, so every setting not listed here is the tiny preset's.
 
 ``up_mode`` overrides the preset's upsampling (``bilinear``: the package presets' bilinear 2x then a
@@ -27,7 +27,7 @@ EG3D_MATCHED_MODEL = dict(
     z_dim=512, w_dim=512, channel_base=4096, channel_max=128, d_channel_base=4096, d_channel_max=128,
     d_cmap_dim=128, plane_resolution=256, plane_channels=32, decoder_hidden=64, decoder_features=32,
     neural_resolution=32, image_resolution=64, sr_channels=128, samples_coarse=24, samples_fine=24,
-    ray_start=2.25, ray_end=3.3, up_mode="transposed", sr_layout="eg3d")
+    ray_start=2.25, ray_end=3.3, up_mode="transposed", sr_layout="two_block")
 EG3D_MATCHED_LOSS = dict(batch_size=4, r1_gamma=1.0, r1_interval=16, blur_sigma=0.0, blur_fade_kimg=0.0,
                          density_reg_weight=0.0)
 

@@ -1,4 +1,4 @@
-"""``ModelConfig.sr_layout``: the super-resolution's stages, this project's ``uniform`` or EG3D's ``eg3d``.
+"""``ModelConfig.sr_layout``: the super-resolution's stages, this project's ``uniform`` or EG3D's ``two_block``.
 
 The stage plan is checked against EG3D's blocks (SuperresolutionHybrid2X / 4X / 8X: 128 channels at
 half the image size, then 64 at the image size; the first block upsamples only when the neural
@@ -25,10 +25,10 @@ from geogen.model.superres import SuperResolution, sr_stages
 
 def test_stage_plans_match_eg3d_blocks_and_the_uniform_layout():
     # EG3D's 2X (64 -> 128) and 4X (128 -> 256, input at 128): a no-up block at half the size, then an up block
-    assert sr_stages("eg3d", 128, 64, 128) == [(64, 128), (128, 64)]
-    assert sr_stages("eg3d", 128, 128, 256) == [(128, 128), (256, 64)]
+    assert sr_stages("two_block", 128, 64, 128) == [(64, 128), (128, 64)]
+    assert sr_stages("two_block", 128, 128, 256) == [(128, 128), (256, 64)]
     # EG3D's 8X (128 -> 512): both blocks upsample
-    assert sr_stages("eg3d", 128, 128, 512) == [(256, 128), (512, 64)]
+    assert sr_stages("two_block", 128, 128, 512) == [(256, 128), (512, 64)]
     # uniform: one stage per doubling, all of the same width; a non power of two ends at the image size
     assert sr_stages("uniform", 32, 32, 64) == [(64, 32)]
     assert sr_stages("uniform", 32, 32, 128) == [(64, 32), (128, 32)]
@@ -36,19 +36,19 @@ def test_stage_plans_match_eg3d_blocks_and_the_uniform_layout():
     assert sr_stages("uniform", 32, 64, 64) == []
 
 
-def test_eg3d_layout_first_block_upsamples_only_from_below_half_size():
-    sr = SuperResolution(7, 8, 16, neural_resolution=32, image_resolution=64, layout="eg3d")
+def test_two_block_layout_first_block_upsamples_only_from_below_half_size():
+    sr = SuperResolution(7, 8, 16, neural_resolution=32, image_resolution=64, layout="two_block")
     assert [(s["conv0"].up, s["conv0"].resolution) for s in sr.stages] == [(False, 32), (True, 64)]
-    sr = SuperResolution(7, 8, 16, neural_resolution=16, image_resolution=64, layout="eg3d")
+    sr = SuperResolution(7, 8, 16, neural_resolution=16, image_resolution=64, layout="two_block")
     assert [(s["conv0"].up, s["conv0"].resolution) for s in sr.stages] == [(True, 32), (True, 64)]
     assert [s["torgb"].conv.weight.shape[1] for s in sr.stages] == [8, 4]     # toRGB input channels
 
 
 @pytest.mark.parametrize("up_mode", ["bilinear", "transposed"])
 @pytest.mark.parametrize("neural", [None, 16])
-def test_generator_with_eg3d_layout_renders_at_the_image_size(up_mode, neural):
+def test_generator_with_two_block_layout_renders_at_the_image_size(up_mode, neural):
     torch.manual_seed(0)
-    cfg = dataclasses.replace(model_config("tiny", "geogen"), sr_layout="eg3d", up_mode=up_mode)
+    cfg = dataclasses.replace(model_config("tiny", "geogen"), sr_layout="two_block", up_mode=up_mode)
     G, D = Generator(cfg), Discriminator(cfg)
     c = torch.tensor([to_label(spherical_cam2world(45.0 * i, 10.0), normalized_intrinsics(3.2)) for i in range(2)],
                      dtype=torch.float32)
@@ -63,7 +63,7 @@ def test_generator_with_eg3d_layout_renders_at_the_image_size(up_mode, neural):
 
 
 @pytest.mark.parametrize("up_mode", ["bilinear", "transposed"])
-def test_eg3d_layout_does_fewer_multiply_adds_at_eg3d_sizes(up_mode):
+def test_two_block_layout_does_fewer_multiply_adds_at_eg3d_sizes(up_mode):
     """At 32² -> 64² with 128 channels EG3D's blocks run 128 channels at 32² and 64 at 64²; the
     uniform layout runs 128 at 64². The counted FLOPs match the 3x3 convolutions' multiply-adds
     (toRGB, modulation and the skip are < 3 %)."""
@@ -81,22 +81,22 @@ def test_eg3d_layout_does_fewer_multiply_adds_at_eg3d_sizes(up_mode):
     up = (lambda cin, cout: conv_macs(32, cin, cout)) if up_mode == "transposed" else \
          (lambda cin, cout: conv_macs(64, cin, cout))        # transposed: at the input size; bilinear: at the output
     uniform = up(32, 128) + conv_macs(64, 128, 128)
-    eg3d = conv_macs(32, 32, 128) + conv_macs(32, 128, 128) + up(128, 64) + conv_macs(64, 64, 64)
+    two_block = conv_macs(32, 32, 128) + conv_macs(32, 128, 128) + up(128, 64) + conv_macs(64, 64, 64)
     assert flops("uniform") == pytest.approx(2 * uniform, rel=0.03)
-    assert flops("eg3d") == pytest.approx(2 * eg3d, rel=0.03)
-    assert eg3d / uniform < (0.9 if up_mode == "bilinear" else 0.7)
+    assert flops("two_block") == pytest.approx(2 * two_block, rel=0.03)
+    assert two_block / uniform < (0.9 if up_mode == "bilinear" else 0.7)
 
 
 def test_layout_is_validated_and_round_trips_through_a_model_file():
     with pytest.raises(UserError, match="sr_layout"):
         dataclasses.replace(model_config("tiny"), sr_layout="eg3D")
-    with pytest.raises(UserError, match="sr_layout 'eg3d' needs"):
-        dataclasses.replace(model_config("tiny"), sr_layout="eg3d", image_resolution=32)
+    with pytest.raises(UserError, match="sr_layout 'two_block' needs"):
+        dataclasses.replace(model_config("tiny"), sr_layout="two_block", image_resolution=32)
     assert model_config("tiny").sr_layout == "uniform"
-    cfg = dataclasses.replace(model_config("tiny", "eg3d"), sr_layout="eg3d")
+    cfg = dataclasses.replace(model_config("tiny", "eg3d"), sr_layout="two_block")
     G = Generator(cfg)
     G2, cfg2 = build_generator({"model_config": cfg.to_dict(), "G_ema": G.state_dict()})
-    assert cfg2.sr_layout == "eg3d" and len(G2.superresolution.stages) == 2
+    assert cfg2.sr_layout == "two_block" and len(G2.superresolution.stages) == 2
     # a model file written before the field existed has no "sr_layout" key: the uniform layout
     old = cfg.to_dict()
     old.pop("sr_layout")

@@ -21,7 +21,7 @@ from geogen.common.config import Config
 from geogen.common.errors import UserError
 from geogen.common.registry import Registry
 
-SR_LAYOUTS = ("uniform", "eg3d")   # ModelConfig.sr_layout, built by superres.sr_stages
+SR_LAYOUTS = ("uniform", "two_block")   # ModelConfig.sr_layout, built by superres.sr_stages
 
 
 @dataclass(frozen=True)
@@ -145,10 +145,10 @@ class ModelConfig(Config):
     SDF and β); ``surface``: d(r) is a fixed target and only s(p_d) is trained (docs/model.md)."""
     # --- super-resolution
     sr_channels: int = 32
-    """Channels of the super-resolution blocks (``eg3d`` layout: of the first; the second has half)."""
+    """Channels of the super-resolution blocks (``two_block`` layout: of the first; the second has half)."""
     sr_layout: str = "uniform"
     """Super-resolution stages: ``uniform`` (one 2x stage of ``sr_channels`` per doubling; the presets and
-    every model saved before this field existed) or ``eg3d`` (EG3D's two blocks: ``sr_channels`` at half the
+    every model saved before this field existed) or ``two_block`` (EG3D's two blocks: ``sr_channels`` at half the
     image size, then ``sr_channels // 2`` at the image size; at 32² → 64² 0.65x the multiply-adds with
     ``up_mode="transposed"``, 0.85x with ``bilinear``)."""
     # --- discriminator
@@ -170,9 +170,9 @@ class ModelConfig(Config):
             raise UserError(f"up_mode must be 'bilinear' or 'transposed', got {self.up_mode!r}")
         if self.sr_layout not in SR_LAYOUTS:
             raise UserError(f"sr_layout must be one of {', '.join(SR_LAYOUTS)}, got {self.sr_layout!r}")
-        if self.sr_layout == "eg3d" and (self.image_resolution < 2 * self.neural_resolution
+        if self.sr_layout == "two_block" and (self.image_resolution < 2 * self.neural_resolution
                                          or self.image_resolution % 2 or self.sr_channels < 2):
-            raise UserError("sr_layout 'eg3d' needs image_resolution >= 2 * neural_resolution (even) and sr_channels >= 2")
+            raise UserError("sr_layout 'two_block' needs image_resolution >= 2 * neural_resolution (even) and sr_channels >= 2")
         if self.background_mode not in ("gradient", "constant"):
             raise UserError(f"background_mode must be 'gradient' or 'constant', got {self.background_mode!r}")
         if self.image_resolution < self.neural_resolution:

@@ -9,7 +9,7 @@ weights as a plain 3x3 conv). Activations are channels-last (NHWC) unless ``chan
 (same values; faster CPU convolutions).
 
 ``sr_stages`` lays out the stages (``ModelConfig.sr_layout``): ``uniform`` is one 2x stage of
-``channels`` per doubling up to the image size (this project's presets); ``eg3d`` is EG3D's two
+``channels`` per doubling up to the image size (this project's presets); ``two_block`` is EG3D's two
 blocks, ``channels`` at half the image size (no upsampling when that is the neural resolution, as
 EG3D's ``SynthesisBlockNoUp``) then ``channels // 2`` at the image size: at 32² → 64² that is
 128 channels at 32² and 64 at 64², where ``uniform`` runs 128 channels at 64².
@@ -28,7 +28,7 @@ from .layers import SynthesisLayer, ToRGB, to_layout
 
 def sr_stages(layout: str, channels: int, neural_resolution: int, image_resolution: int) -> list[tuple[int, int]]:
     """(resolution, channels) of each super-resolution stage, in order (see the module docstring)."""
-    if layout == "eg3d":
+    if layout == "two_block":
         return [(image_resolution // 2, channels), (image_resolution, channels // 2)]
     n_stages = max(0, math.ceil(math.log2(image_resolution / neural_resolution) - 1e-9))
     return [(image_resolution if i == n_stages - 1 else neural_resolution * 2 ** (i + 1), channels)
